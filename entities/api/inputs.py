@@ -1,0 +1,203 @@
+"""Request bodies, validated. Unknown fields are refused, as OpenAI's API does."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from entities.validation import (
+    normalize_message_content,
+    validate_attachments,
+    validate_function_name,
+    validate_json_schema,
+    validate_metadata,
+    validate_response_format,
+    validate_tool_choice,
+    validate_tool_resources,
+    validate_tools,
+    validate_truncation_strategy,
+)
+
+# Sent by Django's HTML forms in the browsable API, not by API clients.
+_FORM_FIELDS = {"csrfmiddlewaretoken"}
+
+
+class Text(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of turning them into text."""
+
+    default_error_messages = {"invalid": "Expected a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Input(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object."]}
+            )
+        unknown = sorted(set(data) - set(self.fields) - _FORM_FIELDS)
+        if unknown:
+            raise serializers.ValidationError(
+                {unknown[0]: [f"Unrecognized request argument supplied: {unknown[0]}"]}
+            )
+        return super().to_internal_value(data)
+
+
+def metadata_field() -> serializers.JSONField:
+    return serializers.JSONField(required=False, validators=[validate_metadata])
+
+
+class ContentField(serializers.JSONField):
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        try:
+            return normalize_message_content(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class UnixTimeInput(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> datetime:
+        return datetime.fromtimestamp(super().to_internal_value(data), tz=UTC)
+
+
+class MessageInput(Input):
+    role = serializers.ChoiceField(choices=["user", "assistant"])
+    content = ContentField()
+    attachments = serializers.JSONField(
+        required=False, allow_null=True, validators=[validate_attachments]
+    )
+    metadata = metadata_field()
+    sender_id = Text(required=False, allow_null=True, max_length=40)
+
+
+class MessageUpdateInput(Input):
+    metadata = metadata_field()
+
+
+class AssistantInput(Input):
+    model = Text(max_length=256)
+    name = Text(max_length=256, allow_null=True, allow_blank=True)
+    description = Text(max_length=512, allow_null=True, allow_blank=True)
+    instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
+    tools = serializers.JSONField(validators=[validate_tools])
+    tool_resources = serializers.JSONField(allow_null=True, validators=[validate_tool_resources])
+    metadata = metadata_field()
+    temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)
+    top_p = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
+    response_format = serializers.JSONField(allow_null=True, validators=[validate_response_format])
+    function_definition_ids = serializers.ListField(
+        child=Text(max_length=40), max_length=128
+    )
+    user_id = Text(max_length=40, help_text="Owner (admins only).")
+
+    def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = creating and name == "model"
+
+
+class ThreadInput(Input):
+    messages = MessageInput(many=True, required=False, max_length=32)
+    metadata = metadata_field()
+    tool_resources = serializers.JSONField(validators=[validate_tool_resources])
+    participant_ids = serializers.ListField(
+        child=Text(max_length=40), max_length=100
+    )
+
+    def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+        if not creating:
+            del self.fields["messages"]
+
+
+class RunInput(Input):
+    """Create a run; with ``thread`` (create-thread-and-run) the thread is made first."""
+
+    assistant_id = Text(max_length=40)
+    model = Text(max_length=256, allow_null=True)
+    instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
+    additional_instructions = Text(
+        max_length=256_000, allow_null=True, allow_blank=True
+    )
+    additional_messages = MessageInput(many=True, allow_null=True, max_length=32)
+    tools = serializers.JSONField(allow_null=True, validators=[validate_tools])
+    metadata = metadata_field()
+    temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)
+    top_p = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
+    stream = serializers.BooleanField(allow_null=True)
+    max_prompt_tokens = serializers.IntegerField(min_value=1, allow_null=True)
+    max_completion_tokens = serializers.IntegerField(min_value=1, allow_null=True)
+    truncation_strategy = serializers.JSONField(
+        allow_null=True, validators=[validate_truncation_strategy]
+    )
+    tool_choice = serializers.JSONField(allow_null=True, validators=[validate_tool_choice])
+    parallel_tool_calls = serializers.BooleanField()
+    response_format = serializers.JSONField(allow_null=True, validators=[validate_response_format])
+    thread = ThreadInput()
+    tool_resources = serializers.JSONField(allow_null=True, validators=[validate_tool_resources])
+
+    def __init__(self, *args: Any, with_thread: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = name == "assistant_id"
+        if with_thread:
+            del self.fields["additional_messages"]
+        else:
+            del self.fields["thread"]
+            del self.fields["tool_resources"]
+
+
+class RunUpdateInput(Input):
+    metadata = metadata_field()
+
+
+class ToolOutputInput(Input):
+    tool_call_id = Text(max_length=64)
+    output = Text(allow_blank=True, max_length=512_000)
+
+
+class SubmitToolOutputsInput(Input):
+    tool_outputs = ToolOutputInput(many=True, allow_empty=False)
+    stream = serializers.BooleanField(required=False, allow_null=True)
+
+
+class UserInput(Input):
+    name = Text(max_length=200)
+    email = serializers.EmailField(allow_blank=True)
+    is_admin = serializers.BooleanField()
+    username = Text(max_length=150, help_text="Gives the user a login.")
+    password = Text(max_length=128, write_only=True)
+
+    def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = creating and name == "name"
+        if not creating:
+            del self.fields["username"]
+            del self.fields["password"]
+
+
+class ApiKeyInput(Input):
+    name = Text(max_length=200, required=False, allow_blank=True)
+    expires_at = UnixTimeInput(required=False, allow_null=True)
+
+
+class FunctionDefinitionInput(Input):
+    name = Text(max_length=64, validators=[validate_function_name])
+    description = Text(allow_blank=True, max_length=4096)
+    parameters = serializers.JSONField(validators=[validate_json_schema])
+    strict = serializers.BooleanField()
+
+    def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = creating and name == "name"

@@ -1,0 +1,16 @@
+from .assistants import Assistant, FunctionDefinition
+from .runs import Run, RunStep
+from .threads import File, Message, Thread
+from .users import ApiKey, User
+
+__all__ = [
+    "ApiKey",
+    "Assistant",
+    "File",
+    "FunctionDefinition",
+    "Message",
+    "Run",
+    "RunStep",
+    "Thread",
+    "User",
+]

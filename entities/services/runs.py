@@ -1,0 +1,152 @@
+"""Runs: creating, cancelling, taking tool outputs. Executing them is the run engine's work."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from entities.errors import Conflict, InvalidRequest
+from entities.models import Assistant, Run, RunStep, Thread, User
+
+from .threads import message_create
+
+DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
+
+
+def _active_run(thread: Thread) -> Run | None:
+    return thread.runs.filter(status__in=Run.ACTIVE_STATUSES).first()
+
+
+def _conflict(run: Run | None, thread: Thread) -> Conflict:
+    detail = f" {run.id} is {run.status}" if run else ""
+    return Conflict(
+        f"Thread {thread.id} already has an active run;{detail}. Wait for it to end or cancel it.",
+        code="thread_run_active",
+    )
+
+
+@transaction.atomic
+def run_create(
+    *,
+    thread: Thread,
+    assistant: Assistant,
+    created_by: User,
+    additional_messages: list[dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> Run:
+    """A queued run with the assistant's settings, overridden by those given for this run."""
+    if (active := _active_run(thread)) is not None:
+        raise _conflict(active, thread)
+    for index, message in enumerate(additional_messages or []):
+        message_create(
+            thread=thread,
+            author=created_by,
+            param_prefix=f"additional_messages[{index}].",
+            **message,
+        )
+
+    def pick(name: str, default: Any) -> Any:
+        value = overrides.get(name)
+        return default if value is None else value
+
+    now = timezone.now()
+    run = Run(
+        thread=thread,
+        assistant=assistant,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.RUN_EXPIRES_SECONDS),
+        model=pick("model", assistant.model),
+        instructions=pick("instructions", assistant.instructions or ""),
+        additional_instructions=overrides.get("additional_instructions"),
+        tools=pick("tools", assistant.all_tools()),
+        metadata=pick("metadata", {}),
+        temperature=pick("temperature", assistant.temperature),
+        top_p=pick("top_p", assistant.top_p),
+        max_prompt_tokens=overrides.get("max_prompt_tokens"),
+        max_completion_tokens=overrides.get("max_completion_tokens"),
+        truncation_strategy=pick("truncation_strategy", DEFAULT_TRUNCATION),
+        response_format=pick("response_format", assistant.response_format),
+        tool_choice=pick("tool_choice", "auto"),
+        parallel_tool_calls=pick("parallel_tool_calls", True),
+    )
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:
+        # Another request started a run on this thread between our check and our insert.
+        raise _conflict(_active_run(thread), thread) from None
+    return run
+
+
+def run_update(*, run: Run, metadata: dict[str, str]) -> Run:
+    run.metadata = metadata
+    run.save(update_fields=["metadata"])
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, run: Run) -> Run:
+    """Cancel at once when no worker holds the run; otherwise ask the worker (``cancelling``)."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status in (Run.Status.QUEUED, Run.Status.REQUIRES_ACTION):
+        now = timezone.now()
+        run.status = Run.Status.CANCELLED
+        run.cancelled_at = now
+        run.required_action = None
+        run.save(update_fields=["status", "cancelled_at", "required_action"])
+        run.steps.filter(status=RunStep.Status.IN_PROGRESS).update(
+            status=RunStep.Status.CANCELLED, cancelled_at=now
+        )
+    elif run.status == Run.Status.IN_PROGRESS:
+        run.status = Run.Status.CANCELLING
+        run.save(update_fields=["status"])
+    elif run.status != Run.Status.CANCELLING:
+        raise InvalidRequest(
+            f"Cannot cancel run with status '{run.status}'.", code="run_not_active"
+        )
+    return run
+
+
+@transaction.atomic
+def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, str]]) -> Run:
+    """Record the outputs of every pending tool call on its step and queue the run again."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != Run.Status.REQUIRES_ACTION or not run.required_action:
+        raise InvalidRequest(
+            f"Runs in status '{run.status}' do not accept tool outputs.", code="run_not_waiting"
+        )
+    pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]
+    given: dict[str, str] = {}
+    for index, item in enumerate(tool_outputs):
+        call_id = item["tool_call_id"]
+        if call_id not in pending:
+            raise InvalidRequest(
+                f"No tool call with id '{call_id}' is waiting for output in this run.",
+                param=f"tool_outputs[{index}].tool_call_id",
+            )
+        if call_id in given:
+            raise InvalidRequest(
+                f"The output of tool call '{call_id}' is given twice.",
+                param=f"tool_outputs[{index}].tool_call_id",
+            )
+        given[call_id] = item.get("output") or ""
+    missing = [call_id for call_id in pending if call_id not in given]
+    if missing:
+        raise InvalidRequest(
+            f"Outputs are missing for tool call(s): {', '.join(missing)}.", param="tool_outputs"
+        )
+    step = run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
+    if step is not None:
+        for call in step.step_details.get("tool_calls", []):
+            if call["id"] in given:
+                call["function"]["output"] = given[call["id"]]
+        step.status = RunStep.Status.COMPLETED
+        step.completed_at = timezone.now()
+        step.save(update_fields=["step_details", "status", "completed_at"])
+    run.required_action = None
+    run.status = Run.Status.QUEUED
+    run.save(update_fields=["required_action", "status"])
+    return run

@@ -1,0 +1,141 @@
+"""Threads, participants and messages."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from entities.errors import InvalidRequest
+from entities.models import Assistant, File, Message, Run, Thread, User
+
+
+def _check_file_ids(*, owner: User, file_ids: Iterable[str], param: str) -> None:
+    file_ids = list(file_ids)
+    files = File.objects.filter(id__in=file_ids)
+    if not owner.is_admin:
+        files = files.filter(owner=owner)
+    found = set(files.values_list("id", flat=True))
+    for file_id in file_ids:
+        if file_id not in found:
+            raise InvalidRequest(f"No file found with id '{file_id}'.", param=param)
+
+
+def _participants(ids: Iterable[str], *, param: str) -> list[User]:
+    ids = list(dict.fromkeys(ids))
+    users = {u.id: u for u in User.objects.filter(id__in=ids)}
+    for user_id in ids:
+        if user_id not in users:
+            raise InvalidRequest(f"No user found with id '{user_id}'.", param=param)
+    return [users[i] for i in ids]
+
+
+@transaction.atomic
+def thread_create(
+    *,
+    creator: User,
+    participant_ids: list[str] | None = None,
+    messages: list[dict[str, Any]] | None = None,
+    metadata: dict[str, str] | None = None,
+    tool_resources: dict[str, Any] | None = None,
+) -> Thread:
+    """A new thread. Its creator takes part unless an admin names the participants."""
+    participants = _participants(participant_ids or [], param="participant_ids")
+    if creator not in participants and (participant_ids is None or not creator.is_admin):
+        participants.insert(0, creator)
+    ci_files = (tool_resources or {}).get("code_interpreter", {}).get("file_ids", [])
+    _check_file_ids(owner=creator, file_ids=ci_files, param="tool_resources")
+    thread = Thread.objects.create(
+        owner=creator, metadata=metadata or {}, tool_resources=tool_resources or {}
+    )
+    thread.participants.set(participants)
+    for index, message in enumerate(messages or []):
+        message_create(thread=thread, author=creator, param_prefix=f"messages[{index}].", **message)
+    return thread
+
+
+def thread_update(
+    *,
+    thread: Thread,
+    metadata: dict[str, str] | None = None,
+    tool_resources: dict[str, Any] | None = None,
+    participant_ids: list[str] | None = None,
+) -> Thread:
+    if metadata is not None:
+        thread.metadata = metadata
+    if tool_resources is not None:
+        thread.tool_resources = tool_resources
+    thread.save(update_fields=["metadata", "tool_resources"])
+    if participant_ids is not None:
+        thread.participants.set(_participants(participant_ids, param="participant_ids"))
+    return thread
+
+
+def thread_delete(*, thread: Thread) -> None:
+    thread.delete()
+
+
+def message_create(
+    *,
+    thread: Thread,
+    author: User | None,
+    role: str = "user",
+    content: list[dict[str, Any]],
+    sender_id: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    metadata: dict[str, str] | None = None,
+    assistant: Assistant | None = None,
+    run: Run | None = None,
+    status: str = Message.Status.COMPLETED,
+    param_prefix: str = "",
+) -> Message:
+    """Add a message. ``content`` is already normalised content parts.
+
+    A user message is sent by its author unless ``sender_id`` names another participant,
+    which only an admin may do (acting for someone, as the original library's quick start does).
+    """
+    sender = None
+    if role == Message.Role.USER:
+        sender = author
+        if sender_id is not None and (author is None or sender_id != author.id):
+            if author is not None and not author.is_admin:
+                raise InvalidRequest(
+                    "sender_id must be your own user id.", param=f"{param_prefix}sender_id"
+                )
+            sender = User.objects.filter(id=sender_id).first()
+            if sender is None or not thread.participants.filter(id=sender_id).exists():
+                raise InvalidRequest(
+                    f"No participant of this thread has the id '{sender_id}'.",
+                    param=f"{param_prefix}sender_id",
+                )
+    if author is not None:
+        _check_file_ids(
+            owner=author,
+            file_ids=[a["file_id"] for a in attachments or []]
+            + [p["image_file"]["file_id"] for p in content if p["type"] == "image_file"],
+            param=f"{param_prefix}attachments",
+        )
+    now = timezone.now()
+    return Message.objects.create(
+        thread=thread,
+        role=role,
+        content=content,
+        sender=sender,
+        assistant=assistant,
+        run=run,
+        status=status,
+        completed_at=now if status == Message.Status.COMPLETED else None,
+        attachments=attachments or [],
+        metadata=metadata or {},
+        created_at=now,
+    )
+
+
+def message_update(*, message: Message, metadata: dict[str, str]) -> Message:
+    message.metadata = metadata
+    message.save(update_fields=["metadata"])
+    return message
+
+
+def message_delete(*, message: Message) -> None:
+    message.delete()

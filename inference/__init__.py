@@ -1,0 +1,1 @@
+"""Running runs: providers (Ollama, OpenAI-compatible), the engine, its tasks and event stream."""
