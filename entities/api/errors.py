@@ -48,6 +48,8 @@ def _first_error(detail: Any, path: str = "") -> tuple[str, Any]:
         key, value = next(iter(detail.items()))
         if key in ("non_field_errors", "__all__"):
             return _first_error(value, path)
+        if isinstance(key, int) or str(key).isdigit():
+            return _first_error(value, f"{path}[{key}]")
         return _first_error(value, f"{path}.{key}" if path else str(key))
     if isinstance(detail, list):
         for index, item in enumerate(detail):
