@@ -92,9 +92,7 @@ class AssistantInput(Input):
     temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)
     top_p = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
     response_format = serializers.JSONField(allow_null=True, validators=[validate_response_format])
-    function_definition_ids = serializers.ListField(
-        child=Text(max_length=40), max_length=128
-    )
+    function_definition_ids = serializers.ListField(child=Text(max_length=40), max_length=128)
     user_id = Text(max_length=40, help_text="Owner (admins only).")
 
     def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
@@ -107,9 +105,7 @@ class ThreadInput(Input):
     messages = MessageInput(many=True, required=False, max_length=32)
     metadata = metadata_field()
     tool_resources = serializers.JSONField(validators=[validate_tool_resources])
-    participant_ids = serializers.ListField(
-        child=Text(max_length=40), max_length=100
-    )
+    participant_ids = serializers.ListField(child=Text(max_length=40), max_length=100)
 
     def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,9 +121,7 @@ class RunInput(Input):
     assistant_id = Text(max_length=40)
     model = Text(max_length=256, allow_null=True)
     instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
-    additional_instructions = Text(
-        max_length=256_000, allow_null=True, allow_blank=True
-    )
+    additional_instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
     additional_messages = MessageInput(many=True, allow_null=True, max_length=32)
     tools = serializers.JSONField(allow_null=True, validators=[validate_tools])
     metadata = metadata_field()

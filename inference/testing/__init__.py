@@ -1,0 +1,1 @@
+"""Test helpers for the inference layer (no Django imports here)."""
