@@ -62,9 +62,15 @@ class ContentField(serializers.JSONField):
             raise serializers.ValidationError(exc.messages) from None
 
 
-class UnixTimeInput(serializers.IntegerField):
+class UnixTimeInput(serializers.Field):
+    """Whole Unix seconds in, an aware datetime out."""
+
+    default_error_messages = {"invalid": "Expected Unix seconds (an integer)."}
+
     def to_internal_value(self, data: Any) -> datetime:
-        return datetime.fromtimestamp(super().to_internal_value(data), tz=UTC)
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return datetime.fromtimestamp(data, tz=UTC)
 
 
 class MessageInput(Input):
@@ -102,7 +108,7 @@ class AssistantInput(Input):
 
 
 class ThreadInput(Input):
-    messages = MessageInput(many=True, required=False, max_length=32)
+    messages = MessageInput(many=True, required=False, max_length=32)  # type: ignore[call-arg]
     metadata = metadata_field()
     tool_resources = serializers.JSONField(validators=[validate_tool_resources])
     participant_ids = serializers.ListField(child=Text(max_length=40), max_length=100)
@@ -122,7 +128,7 @@ class RunInput(Input):
     model = Text(max_length=256, allow_null=True)
     instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
     additional_instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
-    additional_messages = MessageInput(many=True, allow_null=True, max_length=32)
+    additional_messages = MessageInput(many=True, allow_null=True, max_length=32)  # type: ignore[call-arg]
     tools = serializers.JSONField(allow_null=True, validators=[validate_tools])
     metadata = metadata_field()
     temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)

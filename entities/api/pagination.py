@@ -6,7 +6,6 @@ its cost does not grow with how long the thread or list is.
 
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,9 +19,7 @@ MAX_LIMIT = 100
 class CursorListPagination(BasePagination):
     has_more = False
 
-    def paginate_queryset(
-        self, queryset: QuerySet, request: Request, view: Any = None
-    ) -> list[Any]:
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         params = request.query_params
         try:
             limit = int(params.get("limit", DEFAULT_LIMIT))

@@ -54,18 +54,17 @@ def user_delete(*, user: User) -> None:
 
 def user_for_account(account: AbstractBaseUser) -> User:
     """The entities user of a Django login, made on first use (e.g. for a ``createsuperuser``)."""
-    try:
-        return account.entity  # type: ignore[attr-defined,no-any-return]
-    except User.DoesNotExist:
+    user = User.objects.filter(account_id=account.pk).first()
+    if user is None:
         user, _ = User.objects.get_or_create(
-            account=account,
+            account_id=account.pk,
             defaults={
                 "name": account.get_username(),
                 "email": getattr(account, "email", ""),
                 "is_admin": getattr(account, "is_superuser", False),
             },
         )
-        return user
+    return user
 
 
 def api_key_create(

@@ -1,11 +1,13 @@
 """Assistants over /v1/assistants, and the function definitions operators assign to them."""
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
 from entities.models import User
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",

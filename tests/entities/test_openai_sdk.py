@@ -4,12 +4,20 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from openai.types.beta.threads import Message as SdkMessage
+from openai.types.beta.threads import TextContentBlock
 from pytest_django.live_server_helper import LiveServer
 
 from entities.models import Message, User
 from entities.services.threads import thread_create
 from entities.services.users import api_key_create, user_create
 from entities.validation import normalize_message_content
+
+
+def _text(message: SdkMessage) -> str:
+    part = message.content[0]
+    assert isinstance(part, TextContentBlock)
+    return part.text.value
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def test_threads_and_messages(client: openai.OpenAI) -> None:
     )
     client.beta.threads.messages.create(thread.id, role="user", content="What is 2+2?")
     messages = client.beta.threads.messages.list(thread.id, order="asc")
-    texts = [m.content[0].text.value for m in messages]  # type: ignore[union-attr]
+    texts = [_text(m) for m in messages]
     assert texts == ["Can you help me with a math problem?", "What is 2+2?"]
     assert client.beta.threads.retrieve(thread.id).metadata == {"topic": "maths"}
     one = client.beta.threads.messages.retrieve(messages.data[0].id, thread_id=thread.id)
@@ -65,10 +73,8 @@ def test_auto_pagination_over_250_messages(client: openai.OpenAI, alice_live: Us
         Message(thread=thread, role="user", content=normalize_message_content(str(i)))
         for i in range(250)
     )
-    seen = [
-        m.content[0].text.value
-        for m in client.beta.threads.messages.list(thread.id, limit=100, order="asc")
-    ]  # type: ignore[union-attr]
+    pages = client.beta.threads.messages.list(thread.id, limit=100, order="asc")
+    seen = [_text(m) for m in pages]
     assert seen == [str(i) for i in range(250)]
 
 
@@ -92,7 +98,7 @@ def test_errors_map_to_the_sdks_classes(client: openai.OpenAI, live_server: Live
     assert "thread_nope" in missing.value.message
     with pytest.raises(openai.BadRequestError) as bad:
         client.beta.assistants.create(model="m", temperature=9)
-    assert bad.value.param == "temperature"  # type: ignore[attr-defined]
+    assert bad.value.param == "temperature"
     stranger = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="ek_wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         stranger.beta.assistants.list()

@@ -64,7 +64,7 @@ def test_before_returns_the_page_just_before_the_cursor(
 ) -> None:
     url = f"/v1/threads/{long_thread.id}/messages"
     second = as_alice.get(
-        url, {"order": "asc", "limit": 10, "after": _id_of(long_thread, 9)}
+        url, {"order": "asc", "limit": "10", "after": _id_of(long_thread, 9)}
     ).json()
     assert texts(second) == [f"m{i}" for i in range(10, 20)]
     back = as_alice.get(url, {"order": "asc", "limit": 5, "before": second["first_id"]}).json()
@@ -101,7 +101,7 @@ def test_exactly_limit_items_has_no_more(as_alice: APIClient, alice: User) -> No
         ({"order": "up"}, "order"),
     ],
 )
-def test_bad_list_parameters(as_alice: APIClient, params: dict, param: str) -> None:
+def test_bad_list_parameters(as_alice: APIClient, params: dict[str, str], param: str) -> None:
     response = as_alice.get("/v1/assistants", params)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
@@ -116,11 +116,11 @@ def test_a_page_costs_the_same_queries_deep_in_a_long_thread(
     with CaptureQueriesContext(connection) as first:
         as_alice.get(url, {"limit": 20})
     with CaptureQueriesContext(connection) as deep:
-        as_alice.get(url, {"limit": 20, "after": cursor})
+        as_alice.get(url, {"limit": "20", "after": cursor})
     assert len(deep) == len(first)
     page_query = [q["sql"] for q in deep if "entities_message" in q["sql"] and "LIMIT" in q["sql"]]
     assert page_query and "OFFSET" not in page_query[0]
 
 
 def _id_of(thread: Thread, index: int) -> str:
-    return thread.messages.order_by("id").values_list("id", flat=True)[index]
+    return str(thread.messages.order_by("id").values_list("id", flat=True)[index])

@@ -1,11 +1,13 @@
 """Runs as records: created queued with the assistant's settings, one active per thread, cancel,
 tool outputs, steps. Executing them is the run engine's (tested in tests/inference)."""
 
+from typing import Any
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from entities.models import Run, RunStep
+from entities.models import Run, RunStep, User
 
 
 @pytest.fixture
@@ -160,7 +162,7 @@ def test_run_fields_are_validated(
     assert response.json()["error"]["param"] == param
 
 
-def test_create_thread_and_run(as_alice: APIClient, assistant: dict, alice) -> None:  # type: ignore[no-untyped-def]
+def test_create_thread_and_run(as_alice: APIClient, assistant: dict, alice: User) -> None:
     response = as_alice.post(
         "/v1/threads/runs",
         {
@@ -192,7 +194,7 @@ def test_create_thread_and_run_makes_nothing_when_the_assistant_is_unknown(
 
 def _waiting_for(run_id: str, call_ids: list[str]) -> RunStep:
     """Put a run where the engine leaves it after a model asked for client functions."""
-    calls = [
+    calls: list[dict[str, Any]] = [
         {"id": c, "type": "function", "function": {"name": "f", "arguments": "{}"}}
         for c in call_ids
     ]
