@@ -96,6 +96,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
     )
+    # Tests run workers in threads and processes: they need a file, not a private memory DB.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -159,19 +161,61 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/v1",
 }
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS_URL = env.str("REDIS_URL", default="")
+
+# Live events. Embedded: in memory in the web process, which workers reach over a Unix socket.
+# Team mode: channels-redis, shared by every web and worker process.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "entities"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "inference.channel_layer.EmbeddedChannelLayer",
+            "CONFIG": {"socket_path": str(DATA_DIR / "events.sock"), "capacity": 100_000},
+        }
+    }
+
+# How long one run may take in a worker before django-q2 stops it (the reaper then ends it).
+RUN_TIMEOUT_SECONDS = env.int("RUN_TIMEOUT_SECONDS", default=900)
+# The worker marks a running run alive this often; the reaper takes runs silent for longer
+# than RUN_STALE_SECONDS, checking every REAPER_INTERVAL_SECONDS.
+RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=5.0)
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=30.0)
+REAPER_INTERVAL_SECONDS = env.float("REAPER_INTERVAL_SECONDS", default=10.0)
+# How often a worker looks for a cancel of the run it is streaming.
+RUN_CANCEL_CHECK_SECONDS = env.float("RUN_CANCEL_CHECK_SECONDS", default=0.25)
 
 Q_CLUSTER = {
     "name": "entities",
-    "orm": "default",
-    "workers": env.int("WORKERS", default=2),
-    "timeout": env.int("RUN_TIMEOUT_SECONDS", default=900),
-    "retry": env.int("RUN_TIMEOUT_SECONDS", default=900) + 60,
+    "workers": env.int("WORKERS", default=4),
+    "timeout": RUN_TIMEOUT_SECONDS,
+    "retry": RUN_TIMEOUT_SECONDS + 60,
     "max_attempts": 1,
+    "ack_failures": True,
     "catch_up": False,
+    "save_limit": 500,
+    # The ORM broker polls; a short pause keeps the wait for a worker small.
+    "poll": env.float("Q_POLL_SECONDS", default=0.02),
 }
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
 
 OLLAMA_HOST = env.str("OLLAMA_HOST", default="http://127.0.0.1:11434")
+# Seconds without a byte from Ollama before a run fails (a cold model load can take a while).
+OLLAMA_TIMEOUT_SECONDS = env.float("OLLAMA_TIMEOUT_SECONDS", default=300.0)
+OLLAMA_KEEP_ALIVE = env.str("OLLAMA_KEEP_ALIVE", default="5m")
+# Context window asked of Ollama (num_ctx); unset, Ollama's own default and the model's size rule.
+OLLAMA_NUM_CTX = env.int("OLLAMA_NUM_CTX", default=None)
+# Other OpenAI-compatible servers, by name: a model "NAME/MODEL" goes to endpoint NAME.
+# JSON: {"vllm": {"base_url": "http://gpu:8000/v1", "api_key": "..."}}
+INFERENCE_ENDPOINTS: dict = env.json("INFERENCE_ENDPOINTS", default={})
 
 # How long a run may wait (queued or requires_action) before it expires, as OpenAI's 10 minutes.
 RUN_EXPIRES_SECONDS = env.int("RUN_EXPIRES_SECONDS", default=600)

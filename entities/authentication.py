@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import (
     BaseAuthentication,
     SessionAuthentication,
@@ -53,3 +54,13 @@ class EntitiesSessionAuthentication(SessionAuthentication):
             return None
         account, _ = result
         return user_for_account(account), None
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Declares the key in the OpenAPI document, so Swagger UI offers 'Authorize'."""
+
+    target_class = "entities.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An Entities API key."}

@@ -1,13 +1,13 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularJSONAPIView
 
-from .views import assistants, runs, threads, users
+from .views import assistants, models, runs, threads, users
 
 T = "threads/<str:thread_id>"
 R = f"{T}/runs/<str:run_id>"
 
 urlpatterns = [
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("assistants", assistants.AssistantListView.as_view()),
     path("assistants/<str:assistant_id>", assistants.AssistantDetailView.as_view()),
     path("function_definitions", assistants.FunctionDefinitionListView.as_view()),
@@ -24,8 +24,10 @@ urlpatterns = [
     path(R, runs.RunDetailView.as_view()),
     path(f"{R}/cancel", runs.RunCancelView.as_view()),
     path(f"{R}/submit_tool_outputs", runs.SubmitToolOutputsView.as_view()),
+    path(f"{R}/events", runs.RunEventsView.as_view()),
     path(f"{R}/steps", runs.RunStepListView.as_view()),
     path(f"{R}/steps/<str:step_id>", runs.RunStepDetailView.as_view()),
+    path("models", models.ModelListView.as_view()),
     path("users", users.UserListView.as_view()),
     path("users/me", users.UserMeView.as_view()),
     path("users/<str:user_id>", users.UserDetailView.as_view()),

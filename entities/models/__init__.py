@@ -1,5 +1,5 @@
 from .assistants import Assistant, FunctionDefinition
-from .runs import Run, RunStep
+from .runs import Run, RunEvent, RunStep
 from .threads import File, Message, Thread
 from .users import ApiKey, User
 
@@ -10,6 +10,7 @@ __all__ = [
     "FunctionDefinition",
     "Message",
     "Run",
+    "RunEvent",
     "RunStep",
     "Thread",
     "User",

@@ -60,6 +60,9 @@ class Run(models.Model):
     response_format = models.JSONField(default=auto, blank=True)
     tool_choice = models.JSONField(default=auto, blank=True)
     parallel_tool_calls = models.BooleanField(default=True)
+    # Kept by the engine: how often a worker took the run, and when one last showed it was alive.
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -84,6 +87,23 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+
+class RunEvent(models.Model):
+    """One event of a run's stream, numbered from 1; replayed to clients that (re)connect."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    event = models.CharField(max_length=64)
+    data = models.TextField(help_text="The event's JSON, exactly as streamed.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="run_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} #{self.seq} {self.event}"
 
 
 class RunStep(models.Model):

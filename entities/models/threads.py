@@ -49,6 +49,9 @@ class Message(models.Model):
         "entities.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    thinking = models.TextField(
+        blank=True, help_text="The model's reasoning, kept apart from the answer."
+    )
     incomplete_details = models.JSONField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     incomplete_at = models.DateTimeField(null=True, blank=True)

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from entities.errors import Conflict, InvalidRequest
 from entities.models import Assistant, Run, RunStep, Thread, User
+from inference.events import record_events, run_event, step_event
+from inference.tasks import enqueue_run
 
 from .threads import message_create
 
@@ -78,6 +80,9 @@ def run_create(
     except IntegrityError:
         # Another request started a run on this thread between our check and our insert.
         raise _conflict(_active_run(thread), thread) from None
+    created = run_event(run)
+    record_events(run, [("thread.run.created", created[1]), created])
+    transaction.on_commit(lambda: enqueue_run(run.id))
     return run
 
 
@@ -92,14 +97,19 @@ def run_cancel(*, run: Run) -> Run:
     """Cancel at once when no worker holds the run; otherwise ask the worker (``cancelling``)."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.status in (Run.Status.QUEUED, Run.Status.REQUIRES_ACTION):
+        # No worker holds the run: it ends here, and its events are ours to write.
         now = timezone.now()
         run.status = Run.Status.CANCELLED
         run.cancelled_at = now
         run.required_action = None
         run.save(update_fields=["status", "cancelled_at", "required_action"])
-        run.steps.filter(status=RunStep.Status.IN_PROGRESS).update(
-            status=RunStep.Status.CANCELLED, cancelled_at=now
-        )
+        events = []
+        for step in run.steps.filter(status=RunStep.Status.IN_PROGRESS):
+            step.status = RunStep.Status.CANCELLED
+            step.cancelled_at = now
+            step.save(update_fields=["status", "cancelled_at"])
+            events.append(step_event(step, "cancelled"))
+        record_events(run, [*events, run_event(run)])
     elif run.status == Run.Status.IN_PROGRESS:
         run.status = Run.Status.CANCELLING
         run.save(update_fields=["status"])
@@ -138,6 +148,7 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, str]]) -> 
         raise InvalidRequest(
             f"Outputs are missing for tool call(s): {', '.join(missing)}.", param="tool_outputs"
         )
+    events = []
     step = run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
     if step is not None:
         for call in step.step_details.get("tool_calls", []):
@@ -146,7 +157,10 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, str]]) -> 
         step.status = RunStep.Status.COMPLETED
         step.completed_at = timezone.now()
         step.save(update_fields=["step_details", "status", "completed_at"])
+        events.append(step_event(step, "completed"))
     run.required_action = None
     run.status = Run.Status.QUEUED
     run.save(update_fields=["required_action", "status"])
+    record_events(run, [*events, run_event(run)])
+    transaction.on_commit(lambda: enqueue_run(run.id))
     return run

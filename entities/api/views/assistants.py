@@ -77,12 +77,14 @@ def _require_admin(view: ApiView) -> None:
 class FunctionDefinitionListView(ApiView):
     serializer_class = FunctionDefinitionSerializer
 
-    @extend_schema(responses=FunctionDefinitionSerializer(many=True))
+    @extend_schema(
+        operation_id="listFunctionDefinitions", responses=FunctionDefinitionSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         qs = selectors.function_definitions_visible_to(self.user)
         return self.list_response(qs, FunctionDefinitionSerializer)
 
-    @extend_schema(request=FunctionDefinitionInput)
+    @extend_schema(operation_id="createFunctionDefinition", request=FunctionDefinitionInput)
     def post(self, request: Request) -> Response:
         _require_admin(self)
         data = self.validated(FunctionDefinitionInput, request)
@@ -93,11 +95,12 @@ class FunctionDefinitionListView(ApiView):
 class FunctionDefinitionDetailView(ApiView):
     serializer_class = FunctionDefinitionSerializer
 
+    @extend_schema(operation_id="getFunctionDefinition")
     def get(self, request: Request, definition_id: str) -> Response:
         definition = selectors.function_definition_get(self.user, definition_id)
         return Response(FunctionDefinitionSerializer(definition).data)
 
-    @extend_schema(request=FunctionDefinitionInput)
+    @extend_schema(operation_id="modifyFunctionDefinition", request=FunctionDefinitionInput)
     def post(self, request: Request, definition_id: str) -> Response:
         _require_admin(self)
         definition = selectors.function_definition_get(self.user, definition_id)
@@ -105,7 +108,7 @@ class FunctionDefinitionDetailView(ApiView):
         definition = services.function_definition_update(definition=definition, **data)
         return Response(FunctionDefinitionSerializer(definition).data)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="deleteFunctionDefinition", responses={200: dict})
     def delete(self, request: Request, definition_id: str) -> Response:
         _require_admin(self)
         definition = selectors.function_definition_get(self.user, definition_id)

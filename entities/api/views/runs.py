@@ -1,28 +1,39 @@
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.inputs import RunInput, RunUpdateInput, SubmitToolOutputsInput
 from entities.api.wire import RunSerializer, RunStepSerializer
-from entities.errors import InvalidRequest
 from entities.models import Run, Thread
 from entities.services import runs as services
 from entities.services.threads import thread_create
+from inference.events import last_seq
+from inference.stream import parse_last_event_id, sse_body
 
 from .base import ApiView
 
 
-def _refuse_stream(data: dict[str, Any]) -> None:
-    if data.pop("stream", None):
-        raise InvalidRequest(
-            "Streaming responses are not available on this server yet; create the run without "
-            "'stream' and poll it.",
-            param="stream",
-        )
+def _respond(run: Run, *, stream: bool, after: int = 0) -> HttpResponseBase:
+    """The run as JSON, or (``stream: true``) its events as OpenAI's server-sent events."""
+    if not stream:
+        return Response(RunSerializer(run).data)
+    return sse_response(run.id, after=after)
+
+
+def sse_response(run_id: str, *, after: int, until_action: bool = True) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        sse_body(run_id, after=after, until_action=until_action),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
 
 
 def _create_run(view: ApiView, thread: Thread, data: dict[str, Any]) -> Run:
@@ -42,8 +53,8 @@ class RunListView(ApiView):
     def post(self, request: Request, thread_id: str) -> Response:
         thread = selectors.thread_get(self.user, thread_id)
         data = self.validated(RunInput, request)
-        _refuse_stream(data)
-        return Response(RunSerializer(_create_run(self, thread, data)).data)
+        stream = bool(data.pop("stream", False))
+        return _respond(_create_run(self, thread, data), stream=stream)
 
 
 class ThreadAndRunView(ApiView):
@@ -52,14 +63,14 @@ class ThreadAndRunView(ApiView):
     @extend_schema(operation_id="createThreadAndRun", request=RunInput)
     def post(self, request: Request) -> Response:
         data = self.validated(RunInput, request, with_thread=True)
-        _refuse_stream(data)
+        stream = bool(data.pop("stream", False))
         thread_data = data.pop("thread", None) or {}
         if (tool_resources := data.pop("tool_resources", None)) is not None:
             thread_data["tool_resources"] = tool_resources
         with transaction.atomic():
             thread = thread_create(creator=self.user, **thread_data)
             run = _create_run(self, thread, data)
-        return Response(RunSerializer(run).data)
+        return _respond(run, stream=stream)
 
 
 class RunDetailView(ApiView):
@@ -95,9 +106,30 @@ class SubmitToolOutputsView(ApiView):
     def post(self, request: Request, thread_id: str, run_id: str) -> Response:
         run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)
         data = self.validated(SubmitToolOutputsInput, request)
-        _refuse_stream(data)
+        after = last_seq(run.id)
         run = services.run_submit_tool_outputs(run=run, tool_outputs=data["tool_outputs"])
-        return Response(RunSerializer(run).data)
+        return _respond(run, stream=bool(data.get("stream")), after=after)
+
+
+class RunEventsView(ApiView):
+    """Replay a run's events from the start, or after ``Last-Event-ID``, then follow it live."""
+
+    @extend_schema(
+        operation_id="streamRunEvents",
+        parameters=[
+            OpenApiParameter("after", int, description="Start after this event number."),
+            OpenApiParameter(
+                "Last-Event-ID", str, OpenApiParameter.HEADER, description="As `after`."
+            ),
+        ],
+        responses={(200, "text/event-stream"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, thread_id: str, run_id: str) -> HttpResponseBase:
+        run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)
+        after = parse_last_event_id(
+            request.headers.get("Last-Event-ID") or request.query_params.get("after")
+        )
+        return sse_response(run.id, after=after, until_action=False)
 
 
 class RunStepListView(ApiView):

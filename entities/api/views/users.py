@@ -20,12 +20,12 @@ class UserListView(ApiView):
         if not self.user.is_admin:
             raise PermissionDenied("Only admins manage users.")
 
-    @extend_schema(responses=UserSerializer(many=True))
+    @extend_schema(operation_id="listUsers", responses=UserSerializer(many=True))
     def get(self, request: Request) -> Response:
         self._require_admin()
         return self.list_response(selectors.users_visible_to(self.user), UserSerializer)
 
-    @extend_schema(request=UserInput)
+    @extend_schema(operation_id="createUser", request=UserInput)
     def post(self, request: Request) -> Response:
         self._require_admin()
         user = services.user_create(**self.validated(UserInput, request))
@@ -35,6 +35,7 @@ class UserListView(ApiView):
 class UserMeView(ApiView):
     serializer_class = UserSerializer
 
+    @extend_schema(operation_id="getCurrentUser")
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(self.user).data)
 
@@ -42,10 +43,11 @@ class UserMeView(ApiView):
 class UserDetailView(ApiView):
     serializer_class = UserSerializer
 
+    @extend_schema(operation_id="getUser")
     def get(self, request: Request, user_id: str) -> Response:
         return Response(UserSerializer(selectors.user_get(self.user, user_id)).data)
 
-    @extend_schema(request=UserInput)
+    @extend_schema(operation_id="modifyUser", request=UserInput)
     def post(self, request: Request, user_id: str) -> Response:
         user = selectors.user_get(self.user, user_id)
         data = self.validated(UserInput, request, creating=False)
@@ -53,7 +55,7 @@ class UserDetailView(ApiView):
             raise PermissionDenied("Only admins can change is_admin.")
         return Response(UserSerializer(services.user_update(user=user, **data)).data)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="deleteUser", responses={200: dict})
     def delete(self, request: Request, user_id: str) -> Response:
         user = selectors.user_get(self.user, user_id)
         if not self.user.is_admin:
@@ -65,7 +67,7 @@ class UserDetailView(ApiView):
 class UserThreadsView(ApiView):
     serializer_class = ThreadSerializer
 
-    @extend_schema(responses=ThreadSerializer(many=True))
+    @extend_schema(operation_id="listUserThreads", responses=ThreadSerializer(many=True))
     def get(self, request: Request, user_id: str) -> Response:
         user = selectors.user_get(self.user, user_id)
         threads = selectors.threads_visible_to(self.user).filter(participants=user)
@@ -75,12 +77,12 @@ class UserThreadsView(ApiView):
 class UserApiKeyListView(ApiView):
     serializer_class = ApiKeySerializer
 
-    @extend_schema(responses=ApiKeySerializer(many=True))
+    @extend_schema(operation_id="listApiKeys", responses=ApiKeySerializer(many=True))
     def get(self, request: Request, user_id: str) -> Response:
         user = selectors.user_get(self.user, user_id)
         return self.list_response(user.api_keys.all(), ApiKeySerializer)
 
-    @extend_schema(request=ApiKeyInput)
+    @extend_schema(operation_id="createApiKey", request=ApiKeyInput)
     def post(self, request: Request, user_id: str) -> Response:
         """Create a key; the response carries it in ``key``, the only time it is shown."""
         user = selectors.user_get(self.user, user_id)
@@ -91,10 +93,12 @@ class UserApiKeyListView(ApiView):
 class UserApiKeyDetailView(ApiView):
     serializer_class = ApiKeySerializer
 
+    @extend_schema(operation_id="getApiKey")
     def get(self, request: Request, user_id: str, key_id: str) -> Response:
         key = selectors.api_key_get(selectors.user_get(self.user, user_id), key_id)
         return Response(ApiKeySerializer(key).data)
 
+    @extend_schema(operation_id="revokeApiKey")
     def delete(self, request: Request, user_id: str, key_id: str) -> Response:
         """Revoke the key: it stops working at once and stays listed with ``revoked_at``."""
         key = selectors.api_key_get(selectors.user_get(self.user, user_id), key_id)

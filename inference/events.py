@@ -1,0 +1,116 @@
+"""A run's events: numbered, persisted, and pushed live.
+
+Names and payloads are OpenAI's (``thread.run.created``, ``thread.message.delta``, ...), built
+by the same serializers as the REST API. Every event gets the next number of its run, is
+published at once, and is written to the database; the worker writes deltas in batches so
+the database is not written per token, while live delivery never waits for that write.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from entities.api.wire import MessageSerializer, RunSerializer, RunStepSerializer
+from entities.models import Message, Run, RunEvent, RunStep
+
+from .live import publish, run_group
+
+FLUSH_EVERY_SECONDS = 0.1
+FLUSH_EVERY_EVENTS = 200
+
+TERMINAL_EVENTS = {
+    "thread.run.completed",
+    "thread.run.failed",
+    "thread.run.cancelled",
+    "thread.run.expired",
+    "thread.run.incomplete",
+}
+# A stream also ends when the run waits for the client's tool outputs.
+STREAM_END_EVENTS = TERMINAL_EVENTS | {"thread.run.requires_action"}
+
+
+def run_event(run: Run) -> tuple[str, dict[str, Any]]:
+    """The event that announces a run's current status, and its payload."""
+    return f"thread.run.{run.status}", dict(RunSerializer(run).data)
+
+
+def message_event(message: Message, name: str) -> tuple[str, dict[str, Any]]:
+    return f"thread.message.{name}", dict(MessageSerializer(message).data)
+
+
+def step_event(step: RunStep, name: str) -> tuple[str, dict[str, Any]]:
+    return f"thread.run.step.{name}", dict(RunStepSerializer(step).data)
+
+
+def text_delta(message_id: str, text: str) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "object": "thread.message.delta",
+        "delta": {
+            "content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]
+        },
+    }
+
+
+def _live(run_id: str, seq: int, event: str, data: str) -> None:
+    publish(run_group(run_id), {"type": "run.event", "seq": seq, "event": event, "data": data})
+
+
+def last_seq(run_id: str) -> int:
+    return RunEvent.objects.filter(run_id=run_id).aggregate(m=Max("seq"))["m"] or 0
+
+
+def record_events(run: Run, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Record events for a run no worker holds (created, queued, cancelled by the API, reaped).
+
+    Call inside the transaction that changed the run, with the run's row locked; they are
+    published once it commits.
+    """
+    seq = last_seq(run.id)
+    rows = []
+    for name, data in events:
+        seq += 1
+        rows.append(RunEvent(run_id=run.id, seq=seq, event=name, data=json.dumps(data)))
+    RunEvent.objects.bulk_create(rows)
+
+    def push() -> None:
+        for row in rows:
+            _live(run.id, row.seq, row.event, row.data)
+
+    transaction.on_commit(push)
+
+
+class EventRecorder:
+    """The worker's side: numbers, publishes at once, persists in batches."""
+
+    def __init__(self, run_id: str, *, on_flush: Callable[[], None] | None = None) -> None:
+        self.run_id = run_id
+        self.seq = last_seq(run_id)
+        self.pending: list[RunEvent] = []
+        self.on_flush = on_flush
+        self._last_flush = time.monotonic()
+
+    def emit(self, name: str, data: dict[str, Any], *, flush: bool = True) -> None:
+        """Deltas pass ``flush=False``; every other event is written before the next one."""
+        self.seq += 1
+        payload = json.dumps(data)
+        _live(self.run_id, self.seq, name, payload)
+        self.pending.append(RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=payload))
+        due = (
+            len(self.pending) >= FLUSH_EVERY_EVENTS
+            or time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
+        )
+        if flush or due:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.on_flush is not None:
+            self.on_flush()
+        if self.pending:
+            RunEvent.objects.bulk_create(self.pending)
+            self.pending = []
+        self._last_flush = time.monotonic()

@@ -1,0 +1,89 @@
+"""Publishing live events from any process, in order, without blocking the caller.
+
+``publish()`` hands the message to one background thread per process, which sends it on:
+to the embedded layer's Unix socket, or through the configured channel layer (Redis).
+One thread keeps the order of a run's events and reuses one connection.
+"""
+
+import asyncio
+import json
+import logging
+import queue
+import socket
+import threading
+import time
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from .channel_layer import EmbeddedChannelLayer
+
+log = logging.getLogger(__name__)
+
+_RECONNECT_EVERY_SECONDS = 0.2
+
+
+def run_group(run_id: str) -> str:
+    return f"run.{run_id}"
+
+
+def thread_group(thread_id: str) -> str:
+    return f"thread.{thread_id}"
+
+
+class _Publisher(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="entities-live-publisher", daemon=True)
+        self.queue: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
+        self.layer = get_channel_layer()
+        self._sock: socket.socket | None = None
+        self._next_connect = 0.0
+
+    def run(self) -> None:
+        if isinstance(self.layer, EmbeddedChannelLayer):
+            while True:
+                group, message = self.queue.get()
+                self._send_to_socket(group, message)
+        else:
+            loop = asyncio.new_event_loop()
+            while True:
+                group, message = self.queue.get()
+                try:
+                    loop.run_until_complete(self.layer.group_send(group, message))
+                except Exception:  # a broken layer must not kill publishing for good
+                    log.exception("Could not publish to %s", group)
+
+    def _send_to_socket(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(self.layer, EmbeddedChannelLayer)
+        frame = (json.dumps({"group": group, "message": message}) + "\n").encode()
+        for _ in range(2):
+            if self._sock is None:
+                if time.monotonic() < self._next_connect:
+                    return  # nobody listens yet; the event is in the database for later
+                try:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.connect(self.layer.socket_path)
+                    self._sock = sock
+                except OSError:
+                    self._next_connect = time.monotonic() + _RECONNECT_EVERY_SECONDS
+                    return
+            try:
+                self._sock.sendall(frame)
+                return
+            except OSError:  # the web process went away; try a fresh connection once
+                self._sock.close()
+                self._sock = None
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def publish(group: str, message: dict[str, Any]) -> None:
+    global _publisher
+    if _publisher is None or not _publisher.is_alive():
+        with _publisher_lock:
+            if _publisher is None or not _publisher.is_alive():
+                _publisher = _Publisher()
+                _publisher.start()
+    _publisher.queue.put((group, message))

@@ -1,0 +1,72 @@
+"""What every provider gives the engine: a chat stream of chunks, and one error type."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ProviderError(Exception):
+    """A provider failed. ``permanent`` errors (model missing, bad request) are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False, code: str = "server_error"):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    context_length: int | None = None
+    response_format: Any = "auto"
+    think: bool = False
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] | str
+
+
+@dataclass
+class Chunk:
+    content: str = ""
+    thinking: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    done: bool = False
+    done_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    context_length: int | None = None
+    capabilities: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    size: int | None = None
+    modified_at: str | None = None
+
+
+class ChatStream(Protocol):
+    def __iter__(self) -> Iterator[Chunk]: ...
+
+    def close(self) -> None:
+        """Stop the stream; safe to call from another thread while it is being read."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def chat(self, request: ChatRequest) -> ChatStream: ...
+
+    def model_info(self, model: str) -> ModelInfo: ...
+
+    def list_models(self) -> list[ModelInfo]: ...

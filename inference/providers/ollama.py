@@ -1,0 +1,178 @@
+"""Ollama through its official client: streaming chat, model details, the catalogue."""
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import ollama
+from django.conf import settings
+
+from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall
+
+# /api/show answers change only when a model is pulled again; a short cache saves a round trip.
+_SHOW_TTL_SECONDS = 60.0
+_show_cache: dict[tuple[str, str], tuple[float, ModelInfo]] = {}
+_show_lock = threading.Lock()
+
+
+def _connect_error(host: str, exc: Exception) -> ProviderError:
+    return ProviderError(
+        f"Ollama is not reachable at {host} ({exc.__class__.__name__}: {exc}). "
+        "Check that it is running and that OLLAMA_HOST points at it.",
+        permanent=False,
+    )
+
+
+def _response_error(host: str, model: str, exc: ollama.ResponseError) -> ProviderError:
+    if exc.status_code == 404:
+        return ProviderError(
+            f"model '{model}' is not available on {host} — run \"ollama pull {model}\"",
+            permanent=True,
+            code="invalid_prompt",
+        )
+    if exc.status_code == -1:  # an {"error"} line in the middle of the stream
+        return ProviderError(f"Ollama stopped mid-answer: {exc.error}", permanent=False)
+    permanent = 400 <= exc.status_code < 500
+    return ProviderError(
+        f"Ollama at {host} answered {exc.status_code}: {exc.error}", permanent=permanent
+    )
+
+
+def _options(request: ChatRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    if request.top_p is not None:
+        options["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        options["num_predict"] = request.max_tokens
+    if request.context_length is not None:
+        options["num_ctx"] = request.context_length
+    return options
+
+
+def _format(response_format: Any) -> Any:
+    if isinstance(response_format, dict):
+        if response_format.get("type") == "json_object":
+            return "json"
+        if response_format.get("type") == "json_schema":
+            return response_format.get("json_schema", {}).get("schema") or "json"
+    return None
+
+
+class OllamaStream:
+    def __init__(self, host: str, request: ChatRequest) -> None:
+        self.host = host
+        self.request = request
+        self._client = ollama.Client(host=host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+        self._closed = False
+
+    def __iter__(self) -> Iterator[Chunk]:
+        request = self.request
+        try:
+            stream = self._client.chat(
+                model=request.model,
+                messages=request.messages,
+                tools=request.tools or None,
+                stream=True,
+                think=True if request.think else None,
+                format=_format(request.response_format),
+                options=_options(request) or None,
+                keep_alive=settings.OLLAMA_KEEP_ALIVE,
+            )
+            for part in stream:
+                message = part.message
+                calls = [
+                    ToolCall(name=c.function.name, arguments=dict(c.function.arguments or {}))
+                    for c in message.tool_calls or []
+                ]
+                yield Chunk(
+                    content=message.content or "",
+                    thinking=message.thinking or "",
+                    tool_calls=calls,
+                    done=bool(part.done),
+                    done_reason=part.done_reason,
+                    prompt_tokens=part.prompt_eval_count,
+                    completion_tokens=part.eval_count,
+                )
+        except ollama.ResponseError as exc:
+            raise _response_error(self.host, request.model, exc) from exc
+        except (httpx.ConnectError, ConnectionError) as exc:
+            if self._closed:
+                return
+            raise _connect_error(self.host, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                f"Ollama at {self.host} did not answer within {settings.OLLAMA_TIMEOUT_SECONDS}s.",
+            ) from exc
+        except (httpx.HTTPError, RuntimeError) as exc:
+            if self._closed:  # we closed it ourselves, to cancel the run
+                return
+            raise ProviderError(
+                f"The connection to Ollama at {self.host} dropped mid-answer ({exc}).",
+            ) from exc
+
+    def close(self) -> None:
+        self._closed = True
+        self._client.close()
+
+
+class OllamaProvider:
+    name = "ollama"
+
+    def __init__(self, host: str | None = None) -> None:
+        self.host = host or settings.OLLAMA_HOST
+
+    def _client(self) -> ollama.Client:
+        return ollama.Client(host=self.host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+
+    def chat(self, request: ChatRequest) -> OllamaStream:
+        return OllamaStream(self.host, request)
+
+    def model_info(self, model: str) -> ModelInfo:
+        key = (self.host, model)
+        with _show_lock:
+            cached = _show_cache.get(key)
+        if cached and time.monotonic() - cached[0] < _SHOW_TTL_SECONDS:
+            return cached[1]
+        try:
+            with self._client() as client:
+                shown = client.show(model)
+        except ollama.ResponseError as exc:
+            raise _response_error(self.host, model, exc) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
+            raise _connect_error(self.host, exc) from exc
+        model_info = dict(shown.modelinfo or {})
+        context = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)
+        info = ModelInfo(
+            name=model,
+            context_length=int(context) if context else None,
+            capabilities=tuple(shown.capabilities or ()),
+            details=shown.details.model_dump() if shown.details else {},
+            modified_at=str(shown.modified_at) if shown.modified_at else None,
+        )
+        with _show_lock:
+            _show_cache[key] = (time.monotonic(), info)
+        return info
+
+    def list_models(self) -> list[ModelInfo]:
+        try:
+            with self._client() as client:
+                listed = client.list()
+        except ollama.ResponseError as exc:
+            raise ProviderError(
+                f"Ollama at {self.host} answered {exc.status_code}: {exc.error}"
+            ) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
+            raise _connect_error(self.host, exc) from exc
+        return [
+            ModelInfo(
+                name=m.model or "",
+                details=m.details.model_dump() if m.details else {},
+                size=m.size,
+                modified_at=str(m.modified_at) if m.modified_at else None,
+            )
+            for m in listed.models
+        ]

@@ -1,0 +1,127 @@
+"""Reading a run's events in order: replay from the database, then follow live.
+
+Live messages can arrive before earlier events are written (the worker writes in batches) or
+be missed (a subscriber joins late); each gap is filled from the database, so a client sees
+every event once, in order. SSE responses and websocket consumers both read through here.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from entities.models import Run, RunEvent
+
+from .events import STREAM_END_EVENTS, TERMINAL_EVENTS
+from .live import run_group
+
+KEEPALIVE_SECONDS = 10.0
+GAP_CHECK_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    event: str
+    data: str
+
+    def sse(self) -> bytes:
+        return f"id: {self.seq}\nevent: {self.event}\ndata: {self.data}\n\n".encode()
+
+
+KEEPALIVE = b": keep-alive\n\n"
+DONE = b"event: done\ndata: [DONE]\n\n"
+
+
+def _stored_after(run_id: str, after: int) -> list[Event]:
+    rows = RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")
+    return [Event(r.seq, r.event, r.data) for r in rows]
+
+
+def _ended(run_id: str) -> Event | None:
+    """The event that ended the run if it has ended: for a client past the stored numbers."""
+    status = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    if status is None or f"thread.run.{status}" not in TERMINAL_EVENTS:
+        return None
+    row = RunEvent.objects.filter(run_id=run_id, event__in=TERMINAL_EVENTS).order_by("-seq").first()
+    return Event(row.seq, row.event, row.data) if row else None
+
+
+stored_after = sync_to_async(_stored_after)
+ended = sync_to_async(_ended)
+
+
+async def run_events(
+    run_id: str, *, after: int = 0, until_action: bool = True
+) -> AsyncIterator[Event | None]:
+    """The run's events after number ``after``, ending with the one that ends the stream.
+
+    Yields ``None`` now and then while nothing happens, so callers can send a keep-alive.
+    """
+    end_events = STREAM_END_EVENTS if until_action else TERMINAL_EVENTS
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = run_group(run_id)
+    await layer.group_add(group, channel)
+    last = after
+    ahead: dict[int, Event] = {}
+    try:
+        backlog = await stored_after(run_id, last)
+        for index, event in enumerate(backlog):
+            last = event.seq
+            yield event
+            # An earlier requires_action only ends the stream if nothing came after it.
+            if event.event in end_events and index == len(backlog) - 1:
+                return
+        while True:
+            timeout = GAP_CHECK_SECONDS if ahead else KEEPALIVE_SECONDS
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout)
+            except TimeoutError:
+                for event in await stored_after(run_id, last):
+                    ahead.setdefault(event.seq, event)
+                if not ahead:
+                    final = await ended(run_id)
+                    if final is not None:  # ended while we held a number past the stored ones
+                        yield final
+                        return
+                    yield None
+                    continue
+            else:
+                event = Event(message["seq"], message["event"], message["data"])
+                if event.seq > last:
+                    ahead[event.seq] = event
+                elif event.event in TERMINAL_EVENTS:
+                    # The reaper numbers after what was stored; the worker had published more.
+                    yield event
+                    return
+            while last + 1 in ahead:
+                event = ahead.pop(last + 1)
+                last = event.seq
+                yield event
+                if event.event in end_events:
+                    return
+    finally:
+        await layer.group_discard(group, channel)
+
+
+async def sse_body(
+    run_id: str, *, after: int = 0, until_action: bool = True
+) -> AsyncIterator[bytes]:
+    async for event in run_events(run_id, after=after, until_action=until_action):
+        yield KEEPALIVE if event is None else event.sse()
+    yield DONE
+
+
+def parse_last_event_id(value: str | None) -> int:
+    try:
+        return max(int(value or 0), 0)
+    except ValueError:
+        return 0
+
+
+def event_json(event: Event) -> dict[str, object]:
+    return {"seq": event.seq, "event": event.event, "data": json.loads(event.data)}
