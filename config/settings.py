@@ -5,6 +5,8 @@ broker, so a fresh checkout runs at once. Team mode sets ``DATABASE_URL`` and ``
 Every variable is listed in README.md.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -96,8 +98,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
     )
-    # Tests run workers in threads and processes: they need a file, not a private memory DB.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    # Tests run workers in threads: they need a file, not a private memory DB; one per test run.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"entities-test-{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

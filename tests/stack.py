@@ -1,0 +1,115 @@
+"""A whole Entities stack in real processes: daphne (web) and a qcluster worker.
+
+They share a fresh DATA_DIR (SQLite, embedded channel layer) and talk to an Ollama double
+that runs in the test process, so tests script the model's replies while everything else
+runs exactly as ``make run`` runs it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, data_dir: Path, ollama_host: str, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATA_DIR": str(data_dir),
+            "OLLAMA_HOST": ollama_host,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.env.pop("DATABASE_URL", None)
+        self.web: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    def api_key(self, user: str, *, admin: bool = False) -> str:
+        out = self.manage("create_api_key", "--user", user, *(["--admin"] if admin else []))
+        return out.strip().splitlines()[-1]
+
+    def _spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+        handle = open(self.data_dir / log, "ab")  # noqa: SIM115 - lives as long as the process
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a kill takes all its children
+        )
+
+    def start(self) -> "Stack":
+        self.manage("migrate", "--noinput", "-v0")
+        self.web = self._spawn(
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "config.asgi:application",
+            log="web.log",
+        )
+        self.start_worker()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert self.web.poll() is None, self.log("web.log")
+            time.sleep(0.1)
+        raise RuntimeError("the web process did not come up:\n" + self.log("web.log"))
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn("manage.py", "qcluster", log="worker.log")
+
+    def kill_worker(self) -> None:
+        """kill -9 the whole worker: its cluster process and every child."""
+        assert self.worker is not None
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait()
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / name
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        for process in (self.worker, self.web):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
