@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint typecheck check install clean
+.PHONY: run test lint typecheck check install clean fake-ollama
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,9 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap
-	$(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+	@echo "Serving on http://$(HOST):$(PORT) (web + worker; Ctrl-C stops both)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) ENTITIES_PORT=$(PORT) \
+		$(VENV)/bin/honcho start --no-prefix -f Procfile
 
 test: install
 	$(PY) -m pytest
@@ -32,6 +34,10 @@ typecheck: install
 	$(VENV)/bin/mypy .
 
 check: lint typecheck test
+
+# An Ollama stand-in (the test double) on Ollama's port, for trying Entities without a GPU.
+fake-ollama: install
+	$(PY) -m inference.testing.ollama_double --port 11434 --tokens-per-second 30
 
 clean:
 	rm -rf $(VENV) *.egg-info
