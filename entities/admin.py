@@ -4,8 +4,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db.models import JSONField, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from entities.errors import EntitiesError
 from entities.models import (
@@ -27,7 +30,7 @@ class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
     fields = ["prefix", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = fields
+    readonly_fields = ["prefix", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
     can_delete = False
     show_change_link = True
 
@@ -35,15 +38,62 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+class JSONDefaultsForm(forms.ModelForm):
+    """A cleared JSON box means the field's default (``[]``, ``{}``, ``"auto"``), not SQL NULL.
+
+    The columns are NOT NULL, so saving the ``None`` of an emptied box would be a server error.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for field in self._meta.model._meta.concrete_fields:
+            if (
+                isinstance(field, JSONField)
+                and not field.null
+                and field.name in cleaned
+                and cleaned[field.name] is None
+            ):
+                cleaned[field.name] = field.get_default()
+        return cleaned
+
+
 class UserForm(forms.ModelForm):
     username = forms.CharField(
-        required=False, help_text="Optional: a login for the admin console and browser chat."
+        required=False,
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Optional: a login for the admin console and browser chat.",
     )
-    password = forms.CharField(required=False, widget=forms.PasswordInput)
+    password = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="Needed with a login."
+    )
 
     class Meta:
         model = User
         fields = ["name", "email", "is_admin", "account"]
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data.get("username") or ""
+        if username and get_user_model().objects.filter(username=username).exists():
+            raise forms.ValidationError(f"The login '{username}' is taken.")
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        username, password = cleaned.get("username"), cleaned.get("password")
+        if "username" not in self.fields:
+            return cleaned
+        if password and not username:
+            self.add_error("username", "Give a login for this password, or leave both empty.")
+        elif username and not password:
+            self.add_error("password", "A login needs a password.")
+        elif username and password:
+            account = get_user_model()(username=username, email=cleaned.get("email") or "")
+            try:
+                password_validation.validate_password(password, account)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
 
 
 @admin.register(User)
@@ -55,10 +105,10 @@ class UserAdmin(admin.ModelAdmin):
     inlines = [ApiKeyInline]
     actions = ["create_api_key"]
 
-    def get_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: User | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", "email", "is_admin", "username", "password"]
-        return ["name", "email", "is_admin", "account"]
+            return ("name", "email", "is_admin", "username", "password")
+        return ("name", "email", "is_admin", "account")
 
     def save_model(
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
@@ -77,6 +127,14 @@ class UserAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
+    # Deleting a person also deletes their login, as the API does: else it could still sign in.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_services.user_delete(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset.select_related("account"):
+            user_services.user_delete(user=user)
+
     @admin.action(description="Create an API key (shown once)")
     def create_api_key(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
@@ -86,8 +144,21 @@ class UserAdmin(admin.ModelAdmin):
             )
 
 
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["user", "name", "expires_at"]
+
+    def clean_expires_at(self) -> Any:
+        expires_at = self.cleaned_data.get("expires_at")
+        if self.instance._state.adding and expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("expires_at must be in the future.")
+        return expires_at
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
     list_display = [
         "prefix",
         "name",
@@ -103,19 +174,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ["user", "name", "expires_at", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        # A key stays with the user it was made for.
+        return [*self.readonly_fields, "user"] if obj is not None else list(self.readonly_fields)
+
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool
     ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        try:
-            key, raw = user_services.api_key_create(
-                user=obj.user, name=obj.name, expires_at=obj.expires_at
-            )
-        except EntitiesError as exc:
-            messages.error(request, exc.message)
-            return
+        # The form has checked what the service checks (expires_at in the future).
+        key, raw = user_services.api_key_create(
+            user=obj.user, name=obj.name, expires_at=obj.expires_at
+        )
         obj.pk = key.pk
         obj.refresh_from_db()
         messages.success(request, f"The new API key is {raw} — copy it now, it is not shown again.")
@@ -129,12 +201,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(FunctionDefinition)
 class FunctionDefinitionAdmin(admin.ModelAdmin):
+    form = JSONDefaultsForm
     list_display = ["name", "id", "description", "strict", "created_at"]
     search_fields = ["name", "description"]
 
 
 @admin.register(Assistant)
 class AssistantAdmin(admin.ModelAdmin):
+    form = JSONDefaultsForm
     list_display = ["name", "id", "model", "owner", "created_at"]
     list_filter = ["model"]
     search_fields = ["id", "name", "description", "owner__name"]
@@ -146,7 +220,7 @@ class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     fields = ["id", "role", "sender", "text", "status", "run", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["id", "role", "sender", "text", "status", "run", "created_at"]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -159,6 +233,7 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Thread)
 class ThreadAdmin(admin.ModelAdmin):
+    form = JSONDefaultsForm
     list_display = ["id", "owner", "created_at"]
     search_fields = ["id", "participants__name"]
     filter_horizontal = ["participants"]
@@ -170,7 +245,7 @@ class RunStepInline(admin.TabularInline):
     model = RunStep
     extra = 0
     fields = ["id", "type", "status", "step_details", "last_error", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["id", "type", "status", "step_details", "last_error", "created_at"]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -199,11 +274,14 @@ class RunAdmin(admin.ModelAdmin):
     def cancel(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         for run in queryset:
             try:
-                run_services.run_cancel(run=run)
+                run = run_services.run_cancel(run=run)
             except EntitiesError as exc:
                 messages.warning(request, f"{run.id}: {exc.message}")
+                continue
+            if run.status == Run.Status.CANCELLED:
+                messages.success(request, f"{run.id}: cancelled.")
             else:
-                messages.success(request, f"{run.id}: cancel requested.")
+                messages.success(request, f"{run.id}: cancel requested; its worker stops it.")
 
 
 @admin.register(File)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import (
     BaseAuthentication,
@@ -64,3 +65,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "An Entities API key."}
+
+
+class EntitiesSessionScheme(SessionScheme):
+    target_class = "entities.authentication.EntitiesSessionAuthentication"

@@ -221,10 +221,11 @@ class Turn:
             emit(*ev.message_event(message, "incomplete" if message_incomplete else "completed"))
         if self.step is not None:
             step = self.step
-            step_status = {
-                Run.Status.CANCELLED: RunStep.Status.CANCELLED,
-                Run.Status.FAILED: RunStep.Status.FAILED,
-            }.get(status, RunStep.Status.COMPLETED)
+            step_status = RunStep.Status.COMPLETED
+            if status == Run.Status.CANCELLED:
+                step_status = RunStep.Status.CANCELLED
+            elif status == Run.Status.FAILED:
+                step_status = RunStep.Status.FAILED
             step.status = step_status
             setattr(step, f"{step_status}_at", now)
             step.last_error = error

@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from entities.validation import (
@@ -62,6 +64,7 @@ class ContentField(serializers.JSONField):
             raise serializers.ValidationError(exc.messages) from None
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class UnixTimeInput(serializers.Field):
     """Whole Unix seconds in, an aware datetime out."""
 

@@ -38,10 +38,16 @@ def user_create(
     return User.objects.create(name=name, email=email, is_admin=is_admin, account=account)
 
 
+@transaction.atomic
 def user_update(*, user: User, **fields: object) -> User:
     for field, value in fields.items():
         setattr(user, field, value)
     user.save(update_fields=list(fields))
+    if "is_admin" in fields and user.account is not None:
+        # An admin's login opens the admin console; taking admin away closes it.
+        account = user.account
+        account.is_staff = account.is_superuser = user.is_admin  # type: ignore[attr-defined]
+        account.save(update_fields=["is_staff", "is_superuser"])
     return user
 
 

@@ -128,3 +128,16 @@ def test_a_superuser_from_createsuperuser_gets_an_entities_user(db: None) -> Non
     browser.login(username="root", password="pw-pw-pw-pw")
     me = browser.get("/v1/users/me").json()
     assert (me["name"], me["is_admin"], me["username"]) == ("root", True, "root")
+
+
+def test_taking_admin_away_closes_the_admin_console(as_operator: APIClient) -> None:
+    made = as_operator.post(
+        "/v1/users",
+        {"name": "fay", "username": "fay", "password": "a-long-password", "is_admin": True},
+    ).json()
+    browser = Client()
+    browser.login(username="fay", password="a-long-password")
+    assert browser.get("/admin/").status_code == 200
+    as_operator.post(f"/v1/users/{made['id']}", {"is_admin": False})
+    assert browser.get("/admin/").status_code == 302
+    assert browser.get("/v1/users").status_code == 403

@@ -7,7 +7,6 @@ replay and resume, cancel mid-stream, a disconnecting client, and a worker kille
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx

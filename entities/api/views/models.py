@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +22,7 @@ def _created(modified_at: str | None) -> int:
 
 
 class ModelListView(ApiView):
+    @extend_schema(operation_id="listModels", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         provider = OllamaProvider()
         try:

@@ -50,7 +50,7 @@ class RunListView(ApiView):
         return self.list_response(selectors.thread_runs(thread), RunSerializer)
 
     @extend_schema(operation_id="createRun", request=RunInput)
-    def post(self, request: Request, thread_id: str) -> Response:
+    def post(self, request: Request, thread_id: str) -> HttpResponseBase:
         thread = selectors.thread_get(self.user, thread_id)
         data = self.validated(RunInput, request)
         stream = bool(data.pop("stream", False))
@@ -61,7 +61,7 @@ class ThreadAndRunView(ApiView):
     serializer_class = RunSerializer
 
     @extend_schema(operation_id="createThreadAndRun", request=RunInput)
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponseBase:
         data = self.validated(RunInput, request, with_thread=True)
         stream = bool(data.pop("stream", False))
         thread_data = data.pop("thread", None) or {}
@@ -103,7 +103,7 @@ class SubmitToolOutputsView(ApiView):
     serializer_class = RunSerializer
 
     @extend_schema(operation_id="submitToolOuputsToRun", request=SubmitToolOutputsInput)
-    def post(self, request: Request, thread_id: str, run_id: str) -> Response:
+    def post(self, request: Request, thread_id: str, run_id: str) -> HttpResponseBase:
         run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)
         data = self.validated(SubmitToolOutputsInput, request)
         after = last_seq(run.id)

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from entities.models import User
 from entities.services.users import api_key_create, user_create, user_update
@@ -15,9 +15,12 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="A label for the key.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = User.objects.filter(name=options["user"]).order_by("id").first()
+        name = options["user"].strip()
+        if not name:
+            raise CommandError("--user needs a name.")
+        user = User.objects.filter(name=name).order_by("id").first()
         if user is None:
-            user = user_create(name=options["user"], is_admin=options["admin"])
+            user = user_create(name=name, is_admin=options["admin"])
             self.stdout.write(f"Created user {user.name} ({user.id}).")
         elif options["admin"] and not user.is_admin:
             user_update(user=user, is_admin=True)
