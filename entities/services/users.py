@@ -46,7 +46,7 @@ def user_update(*, user: User, **fields: object) -> User:
     if "is_admin" in fields and user.account is not None:
         # An admin's login opens the admin console; taking admin away closes it.
         account = user.account
-        account.is_staff = account.is_superuser = user.is_admin  # type: ignore[attr-defined]
+        account.is_staff = account.is_superuser = user.is_admin
         account.save(update_fields=["is_staff", "is_superuser"])
     return user
 

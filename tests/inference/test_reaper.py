@@ -33,7 +33,7 @@ def test_a_silent_run_that_streamed_fails_with_its_partial_message(make_run: Any
     message.refresh_from_db()
     assert (message.status, message.incomplete_details) == ("incomplete", {"reason": "run_failed"})
     assert run.steps.get().status == "failed"
-    assert run.events.order_by("-seq").first().event == "thread.run.failed"  # type: ignore[union-attr]
+    assert run.events.order_by("-seq").first().event == "thread.run.failed"
     assert reap()["failed"] == 0  # done once
 
 
@@ -74,4 +74,4 @@ def test_runs_waiting_past_expires_at_expire(make_run: Any) -> None:
     assert reap()["expired"] == 1
     run.refresh_from_db()
     assert run.status == "expired"
-    assert run.events.order_by("-seq").first().event == "thread.run.expired"  # type: ignore[union-attr]
+    assert run.events.order_by("-seq").first().event == "thread.run.expired"
