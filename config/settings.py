@@ -227,6 +227,12 @@ RUN_EXPIRES_SECONDS = env.int("RUN_EXPIRES_SECONDS", default=600)
 # API keys: last_used_at is written at most this often per key, not on every request.
 API_KEY_TOUCH_SECONDS = env.int("API_KEY_TOUCH_SECONDS", default=60)
 
+# Function calling: modules whose @server_function callables the worker may run, and limits.
+SERVER_FUNCTION_MODULES = env.list("SERVER_FUNCTION_MODULES", default=[])
+SERVER_FUNCTION_TIMEOUT_SECONDS = env.float("SERVER_FUNCTION_TIMEOUT_SECONDS", default=10.0)
+MAX_TOOL_ROUNDS = env.int("MAX_TOOL_ROUNDS", default=10)
+MAX_TOOL_ARGUMENT_ERRORS = env.int("MAX_TOOL_ARGUMENT_ERRORS", default=3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

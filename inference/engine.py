@@ -1,62 +1,35 @@
 """The run engine: one run, from queued to an end, on whatever provider its model names.
 
 ``execute_run`` is called by the django-q2 task with a run id. It claims the run (so each run
-executes once however often the task is delivered), builds the prompt, streams the answer
-into an assistant message, and ends the run in exactly one terminal status with its events.
-A watcher thread keeps the run's heartbeat (for the reaper) and closes the model's stream
-within a moment of a cancel.
+executes once however often the task is delivered) and then works in rounds: the model
+answers (streamed into an assistant message) or calls tools; server-side functions run here
+and the model goes on; client functions stop the run at ``requires_action`` until their
+outputs come back, when a worker resumes it. Every way out ends the run in one status with
+its events: nothing is left running.
 """
 
 import logging
-import threading
-import time
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from entities.models import Message, Run, RunStep
+from tools import calls as tool_calls
+from tools import text_protocol
 
 from . import events as ev
 from .prompt import PromptTooLong, build_prompt
-from .providers import ChatRequest, ChatStream, ProviderError, resolve
+from .providers import ChatRequest, Provider, ProviderError, ToolCall, resolve
+from .watch import RunWatch
 
 log = logging.getLogger(__name__)
 
-# Once per run, a transient provider error before any output is tried again after this pause.
+# Once per round, a transient provider error before any output is tried again after this pause.
 RETRY_PAUSE_SECONDS = 1.0
-
-
-class RunWatch(threading.Thread):
-    """Beats the run's heart and notices a cancel while the worker waits on the model."""
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(name=f"watch-{run_id}", daemon=True)
-        self.run_id = run_id
-        self.cancelled = threading.Event()
-        self.stream: ChatStream | None = None
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        last_beat = 0.0
-        try:
-            while not self._halt.wait(settings.RUN_CANCEL_CHECK_SECONDS):
-                now = time.monotonic()
-                query = Run.objects.filter(pk=self.run_id)
-                if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
-                    query.update(heartbeat_at=timezone.now())
-                    last_beat = now
-                if query.filter(status=Run.Status.CANCELLING).exists():
-                    self.cancelled.set()
-                    if self.stream is not None:
-                        self.stream.close()
-                    return
-        finally:
-            close_old_connections()
-
-    def stop(self) -> None:
-        self._halt.set()
 
 
 def _claim(run_id: str) -> Run | None:
@@ -79,8 +52,18 @@ def _claim(run_id: str) -> Run | None:
     return run
 
 
+def _text_content(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": {"value": text, "annotations": []}}]
+
+
+@dataclass
+class RoundResult:
+    calls: list[ToolCall] = field(default_factory=list)
+    done_reason: str | None = None
+
+
 class Turn:
-    """One pass of the model over the thread, streaming into a new assistant message."""
+    """The run's work in one worker: rounds of the model until an answer, a wait or an end."""
 
     def __init__(self, run: Run, recorder: ev.EventRecorder, watch: RunWatch) -> None:
         self.run = run
@@ -90,8 +73,11 @@ class Turn:
         self.step: RunStep | None = None
         self.text: list[str] = []
         self.thinking: list[str] = []
+        self.argument_errors = 0
         self._saved_len = 0
         recorder.on_flush = self._save_progress
+
+    # --- the assistant message of the current round -------------------------------------
 
     def _save_progress(self) -> None:
         """Keep the stored message as far along as the stream (REST readers see it grow)."""
@@ -101,7 +87,18 @@ class Turn:
                 content=_text_content("".join(self.text)), thinking="".join(self.thinking)
             )
 
-    def _start_output(self) -> None:
+    def _say(self, text: str) -> None:
+        if not text:
+            return
+        if self.message is None:
+            self._open_message()
+        assert self.message is not None
+        self.text.append(text)
+        self.recorder.emit(
+            "thread.message.delta", ev.text_delta(self.message.id, text), flush=False
+        )
+
+    def _open_message(self) -> None:
         run = self.run
         self.message = Message.objects.create(
             thread_id=run.thread_id,
@@ -126,75 +123,208 @@ class Turn:
         emit(*ev.message_event(self.message, "created"))
         emit(*ev.message_event(self.message, "in_progress"))
 
+    def _close_message(self, *, incomplete: str | None = None, error: Any = None) -> None:
+        if self.message is None:
+            return
+        now = timezone.now()
+        message, step = self.message, self.step
+        assert step is not None
+        message.content = _text_content("".join(self.text))
+        message.thinking = "".join(self.thinking)
+        if incomplete:
+            message.status = Message.Status.INCOMPLETE
+            message.incomplete_at = now
+            message.incomplete_details = {"reason": incomplete}
+        else:
+            message.status = Message.Status.COMPLETED
+            message.completed_at = now
+        message.save()
+        self._saved_len = len(self.text)
+        self.recorder.emit(*ev.message_event(message, message.status))
+        status = {
+            "run_cancelled": RunStep.Status.CANCELLED,
+            "run_failed": RunStep.Status.FAILED,
+        }.get(incomplete or "", RunStep.Status.COMPLETED)
+        step.status = status
+        setattr(step, f"{status}_at", now)
+        step.last_error = error
+        step.save()
+        self.recorder.emit(*ev.step_event(step, status))
+        self.message, self.step, self.text, self.thinking = None, None, [], []
+
+    # --- rounds --------------------------------------------------------------------------
+
+    def _stream(
+        self, provider: Provider, request: ChatRequest, holdback: text_protocol.Holdback | None
+    ) -> RoundResult:
+        result = RoundResult()
+        for attempt in (1, 2):
+            stream = provider.chat(request)
+            self.watch.attach(stream)
+            try:
+                for chunk in stream:
+                    if chunk.thinking:  # kept with the round's message, if it says anything
+                        self.thinking.append(chunk.thinking)
+                    if chunk.content:
+                        self._say(holdback.feed(chunk.content) if holdback else chunk.content)
+                    result.calls += chunk.tool_calls
+                    if chunk.done:
+                        result.done_reason = chunk.done_reason
+                        self._add_usage(chunk.prompt_tokens, chunk.completion_tokens)
+                break
+            except ProviderError as exc:
+                said = self.message is not None or (holdback is not None and holdback.held)
+                if exc.permanent or said or attempt == 2:
+                    raise
+                if self.watch.cancelled.wait(RETRY_PAUSE_SECONDS):
+                    break
+                log.warning("Run %s: retrying once after: %s", self.run.id, exc.message)
+        if holdback is not None and not self.watch.cancelled.is_set():
+            rest, calls = holdback.finish()
+            self._say(rest)
+            result.calls += calls
+        return result
+
+    def _add_usage(self, prompt: int | None, completion: int | None) -> None:
+        usage = self.run.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        usage["prompt_tokens"] += prompt or 0
+        usage["completion_tokens"] += completion or 0
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        self.run.usage = usage
+
     def execute(self) -> None:
         run = self.run
         provider, model = resolve(run.model)
         info = provider.model_info(model)
-        context = settings.OLLAMA_NUM_CTX or info.context_length
-        try:
-            prompt = build_prompt(run, context_window=context)
-        except PromptTooLong as exc:
-            _finish(run, self.recorder, Run.Status.INCOMPLETE, incomplete="max_prompt_tokens")
-            log.info("Run %s: %s", run.id, exc)
-            return
-        request = ChatRequest(
-            model=model,
-            messages=prompt.messages,
-            temperature=run.temperature,
-            top_p=run.top_p,
-            max_tokens=run.max_completion_tokens,
-            context_length=settings.OLLAMA_NUM_CTX,
-            response_format=run.response_format,
-            think="thinking" in info.capabilities,
-        )
-        self._start_output()
-        assert self.message is not None
-        done_reason = None
-        usage: dict[str, int] = {}
-        for attempt in (1, 2):
-            stream = provider.chat(request)
-            self.watch.stream = stream
-            if self.watch.cancelled.is_set():
-                break
+        functions = [t for t in run.tools if t.get("type") == "function"]
+        choice = run.tool_choice
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            named = choice["function"]["name"]
+            functions = [f for f in functions if f["function"]["name"] == named]
+        if choice == "none":
+            functions = []
+        native = bool(functions) and "tools" in info.capabilities
+        names = {f["function"]["name"] for f in functions}
+        rounds = 0
+        while True:
+            must = None
+            if rounds == 0 and functions and (choice == "required" or isinstance(choice, dict)):
+                must = (
+                    "one of the tools" if choice == "required" else f"the tool {sorted(names)[0]}"
+                )
+            if native:
+                extra = f"You must call {must} now." if must else ""
+            else:
+                extra = text_protocol.instructions(functions, required=must) if functions else ""
             try:
-                for chunk in stream:
-                    if chunk.thinking:
-                        self.thinking.append(chunk.thinking)
-                    if chunk.content:
-                        self.text.append(chunk.content)
-                        self.recorder.emit(
-                            "thread.message.delta",
-                            ev.text_delta(self.message.id, chunk.content),
-                            flush=False,
-                        )
-                    if chunk.done:
-                        done_reason = chunk.done_reason
-                        usage = {
-                            "prompt_tokens": chunk.prompt_tokens or 0,
-                            "completion_tokens": chunk.completion_tokens or 0,
-                        }
-                break
-            except ProviderError as exc:
-                if exc.permanent or self.text or self.thinking or attempt == 2:
-                    raise
-                if self.watch.cancelled.wait(RETRY_PAUSE_SECONDS):
-                    break
-                log.warning("Run %s: retrying once after: %s", run.id, exc.message)
-        if usage:
-            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-            run.usage = usage
-        if self.watch.cancelled.is_set():
-            self.end(Run.Status.CANCELLED, message_incomplete="run_cancelled")
-        elif done_reason == "length":
-            self.end(
-                Run.Status.INCOMPLETE,
-                message_incomplete="max_tokens",
-                incomplete="max_completion_tokens",
+                prompt = build_prompt(
+                    run,
+                    context_window=settings.OLLAMA_NUM_CTX or info.context_length,
+                    system_extra=extra,
+                    tools_as_text=not native,
+                )
+            except PromptTooLong as exc:
+                log.info("Run %s: %s", run.id, exc)
+                self.finish(Run.Status.INCOMPLETE, incomplete="max_prompt_tokens")
+                return
+            request = ChatRequest(
+                model=model,
+                messages=prompt.messages,
+                tools=functions if native else [],
+                temperature=run.temperature,
+                top_p=run.top_p,
+                max_tokens=run.max_completion_tokens,
+                context_length=settings.OLLAMA_NUM_CTX,
+                response_format=run.response_format,
+                think="thinking" in info.capabilities,
             )
-        else:
-            self.end(Run.Status.COMPLETED)
+            result = self._stream(
+                provider, request, text_protocol.Holdback(names) if names else None
+            )
+            if self.watch.cancelled.is_set():
+                self.finish(Run.Status.CANCELLED, message_incomplete="run_cancelled")
+                return
+            if result.done_reason == "length":
+                self.finish(
+                    Run.Status.INCOMPLETE,
+                    message_incomplete="max_tokens",
+                    incomplete="max_completion_tokens",
+                )
+                return
+            if not result.calls:
+                self.finish(Run.Status.COMPLETED)
+                return
+            self._close_message()
+            rounds += 1
+            if rounds > settings.MAX_TOOL_ROUNDS:
+                self.finish(Run.Status.INCOMPLETE, incomplete="max_tool_rounds")
+                return
+            calls = result.calls if run.parallel_tool_calls else result.calls[:1]
+            if not self._call_tools(calls, functions):
+                return
 
-    def end(
+    def _call_tools(self, raw: list[ToolCall], functions: list[dict[str, Any]]) -> bool:
+        """Run a round of tool calls; False when the run stopped (to wait, or failed)."""
+        run, emit = self.run, self.recorder.emit
+        calls = tool_calls.prepare(raw, functions)
+        # As OpenAI streams it: the step opens empty, then each call arrives as a delta.
+        step = RunStep.objects.create(
+            run=run,
+            type=RunStep.Type.TOOL_CALLS,
+            step_details={"type": "tool_calls", "tool_calls": []},
+        )
+        step.run = run
+        emit(*ev.step_event(step, "created"))
+        emit(*ev.step_event(step, "in_progress"))
+        step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
+        step.save(update_fields=["step_details"])
+        for index, call in enumerate(calls):
+            emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, call.wire()))
+        bad = [c for c in calls if c.error]
+        self.argument_errors += len(bad)
+        if bad and self.argument_errors > settings.MAX_TOOL_ARGUMENT_ERRORS:
+            step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
+            error = {
+                "code": "server_error",
+                "message": f"The model kept calling {bad[-1].name} wrongly: {bad[-1].error}",
+            }
+            self._end_step(step, RunStep.Status.FAILED, error=error)
+            self.finish(Run.Status.FAILED, error=error)
+            return False
+        for index, call in enumerate(calls):
+            if call.server and call.error is None:
+                call.output = tool_calls.run_server_call(call)
+                output = {"type": "function", "function": {"output": call.output}}
+                emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, output))
+        step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
+        waiting = [c for c in calls if c.output is None]
+        if not waiting:
+            self._end_step(step, RunStep.Status.COMPLETED)
+            return True
+        step.save(update_fields=["step_details"])
+        now = timezone.now()
+        run.status = Run.Status.REQUIRES_ACTION
+        run.required_action = {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {"tool_calls": [c.wire(with_output=False) for c in waiting]},
+        }
+        run.expires_at = now + timedelta(seconds=settings.RUN_EXPIRES_SECONDS)
+        run.heartbeat_at = None
+        run.save()
+        emit(*ev.run_event(run))
+        self.recorder.flush()
+        return False
+
+    def _end_step(self, step: RunStep, status: str, *, error: Any = None) -> None:
+        step.status = status
+        setattr(step, f"{status}_at", timezone.now())
+        step.last_error = error
+        step.save()
+        self.recorder.emit(*ev.step_event(step, status))
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def finish(
         self,
         status: str,
         *,
@@ -202,67 +332,24 @@ class Turn:
         incomplete: str | None = None,
         error: dict[str, str] | None = None,
     ) -> None:
-        """Close the message and step as the run ends, then end the run."""
-        now = timezone.now()
-        emit = self.recorder.emit
-        if self.message is not None:
-            message = self.message
-            message.content = _text_content("".join(self.text)) if self.text else []
-            message.thinking = "".join(self.thinking)
-            if message_incomplete:
-                message.status = Message.Status.INCOMPLETE
-                message.incomplete_at = now
-                message.incomplete_details = {"reason": message_incomplete}
-            else:
-                message.status = Message.Status.COMPLETED
-                message.completed_at = now
-            message.save()
-            self._saved_len = len(self.text)
-            emit(*ev.message_event(message, "incomplete" if message_incomplete else "completed"))
-        if self.step is not None:
-            step = self.step
-            step_status = RunStep.Status.COMPLETED
-            if status == Run.Status.CANCELLED:
-                step_status = RunStep.Status.CANCELLED
-            elif status == Run.Status.FAILED:
-                step_status = RunStep.Status.FAILED
-            step.status = step_status
-            setattr(step, f"{step_status}_at", now)
-            step.last_error = error
-            step.usage = self.run.usage
-            step.save()
-            emit(*ev.step_event(step, step_status))
-        _finish(self.run, self.recorder, status, incomplete=incomplete, error=error)
-
-
-def _text_content(text: str) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": {"value": text, "annotations": []}}]
-
-
-def _finish(
-    run: Run,
-    recorder: ev.EventRecorder,
-    status: str,
-    *,
-    incomplete: str | None = None,
-    error: dict[str, str] | None = None,
-) -> None:
-    now = timezone.now()
-    run.status = status
-    run.required_action = None
-    if status == Run.Status.COMPLETED:
-        run.completed_at = now
-    elif status == Run.Status.CANCELLED:
-        run.cancelled_at = now
-    elif status == Run.Status.FAILED:
-        run.failed_at = now
-        run.last_error = error
-    elif status == Run.Status.INCOMPLETE:
-        run.incomplete_details = {"reason": incomplete}
-        run.completed_at = now
-    run.save()
-    recorder.emit(*ev.run_event(run))
-    recorder.flush()
+        """Close the open message and step, then end the run in ``status`` with its event."""
+        self._close_message(incomplete=message_incomplete, error=error)
+        run, now = self.run, timezone.now()
+        run.status = status
+        run.required_action = None
+        if status == Run.Status.COMPLETED:
+            run.completed_at = now
+        elif status == Run.Status.CANCELLED:
+            run.cancelled_at = now
+        elif status == Run.Status.FAILED:
+            run.failed_at = now
+            run.last_error = error
+        elif status == Run.Status.INCOMPLETE:
+            run.incomplete_details = {"reason": incomplete}
+            run.completed_at = now
+        run.save()
+        self.recorder.emit(*ev.run_event(run))
+        self.recorder.flush()
 
 
 def execute_run(run_id: str) -> None:
@@ -278,14 +365,14 @@ def execute_run(run_id: str) -> None:
         turn.execute()
     except ProviderError as exc:
         log.warning("Run %s failed: %s", run.id, exc.message)
-        turn.end(
+        turn.finish(
             Run.Status.FAILED,
             message_incomplete="run_failed",
             error={"code": exc.code, "message": exc.message},
         )
     except Exception as exc:
         log.exception("Run %s failed on an internal error", run.id)
-        turn.end(
+        turn.finish(
             Run.Status.FAILED,
             message_incomplete="run_failed",
             error={"code": "server_error", "message": f"Internal error: {exc}"},

@@ -114,3 +114,13 @@ class EventRecorder:
             RunEvent.objects.bulk_create(self.pending)
             self.pending = []
         self._last_flush = time.monotonic()
+
+
+def tool_call_delta(step_id: str, index: int, call: dict[str, Any]) -> dict[str, Any]:
+    """A ``thread.run.step.delta`` for one tool call: first the call, then only what is new
+    (its output), since clients append the strings of successive deltas."""
+    return {
+        "id": step_id,
+        "object": "thread.run.step.delta",
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{"index": index, **call}]}},
+    }

@@ -1,13 +1,15 @@
-"""From a thread to the messages a model sees: instructions, history, truncation.
+"""From a thread to the messages a model sees: instructions, history, this run's own turns,
+truncation.
 
 Token counts are estimated (about four characters a token, plus a little per message), as the
 engine has no tokenizer for every model; Ollama reports the real count in ``usage`` afterwards.
 """
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from entities.models import Message, Run
+from entities.models import Message, Run, RunStep
 
 PER_MESSAGE_TOKENS = 4
 # Room kept free for the answer when the run sets no max_completion_tokens.
@@ -16,6 +18,11 @@ DEFAULT_ANSWER_RESERVE = 1024
 
 def estimate_tokens(text: str) -> int:
     return PER_MESSAGE_TOKENS + (len(text) + 3) // 4
+
+
+def _cost(message: dict[str, Any]) -> int:
+    extra = json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""
+    return estimate_tokens(message["content"] + extra)
 
 
 class PromptTooLong(Exception):
@@ -29,13 +36,18 @@ class Prompt:
     estimated_tokens: int
 
 
-def _history(run: Run, *, exclude: set[str]) -> list[dict[str, Any]]:
+def _history(run: Run) -> list[dict[str, Any]]:
+    """The thread as it was when the run was created."""
     thread = run.thread
     many_people = thread.participants.count() > 1
     history = []
-    for message in thread.messages.select_related("sender").order_by("id"):
-        if message.id in exclude:
-            continue
+    messages = (
+        thread.messages.filter(created_at__lte=run.created_at)
+        .exclude(run=run)
+        .select_related("sender")
+        .order_by("id")
+    )
+    for message in messages:
         text = message.text
         if message.role == Message.Role.USER and many_people and message.sender is not None:
             # Several people share the thread: the model needs to know who says what.
@@ -44,14 +56,73 @@ def _history(run: Run, *, exclude: set[str]) -> list[dict[str, Any]]:
     return history
 
 
+def _tool_round(step: RunStep, *, as_text: bool) -> list[dict[str, Any]]:
+    calls = step.step_details.get("tool_calls", [])
+    functions = [c["function"] for c in calls if c.get("type") == "function"]
+    answered = [f for f in functions if f.get("output") is not None]
+    if as_text:
+        asked = [{"name": f["name"], "arguments": json.loads(f["arguments"])} for f in functions]
+        results = "\n".join(f"- {f['name']}: {f['output']}" for f in answered)
+        return [
+            {"role": "assistant", "content": json.dumps(asked)},
+            {"role": "user", "content": f"Tool results:\n{results}"},
+        ]
+    turn: list[dict[str, Any]] = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": c["id"],
+                    "function": {
+                        "name": c["function"]["name"],
+                        "arguments": json.loads(c["function"]["arguments"]),
+                    },
+                }
+                for c in calls
+                if c.get("type") == "function"
+            ],
+        }
+    ]
+    turn += [
+        {
+            "role": "tool",
+            "content": c["function"]["output"],
+            "tool_name": c["function"]["name"],
+            "tool_call_id": c["id"],
+        }
+        for c in calls
+        if c.get("type") == "function" and c["function"].get("output") is not None
+    ]
+    return turn
+
+
+def _this_run(run: Run, *, tools_as_text: bool) -> list[dict[str, Any]]:
+    """What the model said and the tools answered so far in this run, in order."""
+    items: list[tuple[str, list[dict[str, Any]]]] = []
+    for message in run.messages.filter(role=Message.Role.ASSISTANT):
+        if message.text:
+            items.append((message.id, [{"role": "assistant", "content": message.text}]))
+    for step in run.steps.filter(type=RunStep.Type.TOOL_CALLS):
+        items.append((step.id, _tool_round(step, as_text=tools_as_text)))
+    # Ids of every kind are time-ordered after their prefix (msg_…, step_…).
+    items.sort(key=lambda item: item[0].partition("_")[2])
+    return [m for _, turn in items for m in turn]
+
+
 def build_prompt(
-    run: Run, *, context_window: int | None, exclude: set[str] | None = None
+    run: Run,
+    *,
+    context_window: int | None,
+    system_extra: str = "",
+    tools_as_text: bool = False,
 ) -> Prompt:
     system_text = "\n\n".join(
-        part for part in (run.instructions, run.additional_instructions) if part
+        part for part in (run.instructions, run.additional_instructions, system_extra) if part
     )
     system = [{"role": "system", "content": system_text}] if system_text else []
-    history = _history(run, exclude=exclude or set())
+    history = _history(run)
+    current = _this_run(run, tools_as_text=tools_as_text)
 
     strategy = run.truncation_strategy or {}
     kept = history
@@ -64,22 +135,26 @@ def build_prompt(
         budgets.append(max(context_window - min(reserve, context_window // 2), 1))
     if run.max_prompt_tokens:
         budgets.append(run.max_prompt_tokens)
-    used = sum(estimate_tokens(m["content"]) for m in system)
+    used = sum(_cost(m) for m in system + current)
     if budgets:
         budget = min(budgets)
         fitting: list[dict[str, Any]] = []
         for message in reversed(kept):
-            cost = estimate_tokens(message["content"])
+            cost = _cost(message)
             if used + cost > budget:
                 break
             fitting.append(message)
             used += cost
         if kept and not fitting:
             raise PromptTooLong(
-                f"The newest message alone needs about {estimate_tokens(kept[-1]['content'])} "
-                f"tokens; the prompt may have {budget}."
+                f"The newest message alone needs about {_cost(kept[-1])} tokens; "
+                f"the prompt may have {budget}."
             )
         kept = fitting[::-1]
     else:
-        used += sum(estimate_tokens(m["content"]) for m in kept)
-    return Prompt(messages=system + kept, dropped=len(history) - len(kept), estimated_tokens=used)
+        used += sum(_cost(m) for m in kept)
+    return Prompt(
+        messages=system + kept + current,
+        dropped=len(history) - len(kept),
+        estimated_tokens=used,
+    )

@@ -11,6 +11,7 @@ from entities.errors import Conflict, InvalidRequest
 from entities.models import Assistant, Run, RunStep, Thread, User
 from inference.events import record_events, run_event, step_event
 from inference.tasks import enqueue_run
+from tools.functions import with_server_schema
 
 from .threads import message_create
 
@@ -63,7 +64,7 @@ def run_create(
         model=pick("model", assistant.model),
         instructions=pick("instructions", assistant.instructions or ""),
         additional_instructions=overrides.get("additional_instructions"),
-        tools=pick("tools", assistant.all_tools()),
+        tools=[with_server_schema(t) for t in pick("tools", assistant.all_tools())],
         metadata=pick("metadata", {}),
         temperature=pick("temperature", assistant.temperature),
         top_p=pick("top_p", assistant.top_p),
@@ -160,7 +161,8 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, str]]) -> 
         events.append(step_event(step, "completed"))
     run.required_action = None
     run.status = Run.Status.QUEUED
-    run.save(update_fields=["required_action", "status"])
+    run.attempts = 0  # a fresh claim: the reaper may retry it once again
+    run.save(update_fields=["required_action", "status", "attempts"])
     record_events(run, [*events, run_event(run)])
     transaction.on_commit(lambda: enqueue_run(run.id))
     return run

@@ -36,25 +36,39 @@ def _body(request: ChatRequest) -> dict[str, Any]:
 
 
 def _openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ollama-shaped history (object arguments, tool_name) to OpenAI's (string arguments, ids)."""
+    """Ollama-shaped history (object arguments, ``tool_name``) to OpenAI's (string arguments,
+    each tool result naming the id of the call it answers)."""
     out: list[dict[str, Any]] = []
+    unanswered: list[tuple[str, str]] = []  # (call id, function name), oldest first
     for message in messages:
         message = dict(message)
         if message.get("tool_calls"):
-            message["tool_calls"] = [
-                {
-                    "id": call.get("id", f"call_{i}"),
-                    "type": "function",
-                    "function": {
-                        "name": call["function"]["name"],
-                        "arguments": json.dumps(call["function"]["arguments"]),
-                    },
-                }
-                for i, call in enumerate(message["tool_calls"])
-            ]
+            calls: list[dict[str, Any]] = []
+            for call in message["tool_calls"]:
+                call_id = call.get("id") or f"call_{len(out)}_{len(calls)}"
+                arguments = call["function"]["arguments"]
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {
+                            "name": call["function"]["name"],
+                            "arguments": arguments
+                            if isinstance(arguments, str)
+                            else json.dumps(arguments),
+                        },
+                    }
+                )
+                unanswered.append((call_id, call["function"]["name"]))
+            message["tool_calls"] = calls
         if message.get("role") == "tool":
-            message.setdefault("tool_call_id", message.pop("tool_call_id", ""))
-            message.pop("tool_name", None)
+            name = message.pop("tool_name", None)
+            call_id = message.get("tool_call_id")
+            if not call_id:
+                match = next((c for c in unanswered if c[1] == name), None)
+                call_id = (match or (unanswered[0] if unanswered else ("", "")))[0]
+            unanswered = [c for c in unanswered if c[0] != call_id]
+            message["tool_call_id"] = call_id
         out.append(message)
     return out
 
@@ -72,6 +86,7 @@ class OpenAICompatibleStream:
         calls: dict[int, dict[str, str]] = {}
         usage: dict[str, int] = {}
         finish: str | None = None
+        ended = False
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
@@ -82,10 +97,12 @@ class OpenAICompatibleStream:
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
+                        ended = True
                         break
                     event = json.loads(data)
-                    if event.get("error"):
-                        raise ProviderError(f"{self.endpoint.name}: {event['error']}")
+                    if error := event.get("error"):
+                        detail = error.get("message", error) if isinstance(error, dict) else error
+                        raise ProviderError(f"The endpoint '{self.endpoint.name}' failed: {detail}")
                     usage = event.get("usage") or usage
                     for choice in event.get("choices") or []:
                         delta = choice.get("delta") or {}
@@ -113,6 +130,11 @@ class OpenAICompatibleStream:
             raise ProviderError(
                 f"The stream from '{self.endpoint.name}' broke off ({exc})."
             ) from exc
+        if self._closed:
+            return
+        if not ended and finish is None:
+            # Ollama's /v1 ends a failed generation this way: the answer is cut, not complete.
+            raise ProviderError(f"The stream from '{self.endpoint.name}' ended without finishing.")
         yield Chunk(
             tool_calls=[ToolCall(name=c["name"], arguments=c["arguments"]) for c in calls.values()],
             done=True,
@@ -147,10 +169,13 @@ class OpenAICompatibleProvider:
                 detail = detail.get("message", detail)
         except ValueError:
             detail = response.text
+        status = response.status_code
+        permanent = 400 <= status < 500 and status != 429
+        code = "rate_limit_exceeded" if status == 429 else "invalid_prompt" if permanent else None
         return ProviderError(
-            f"The endpoint '{self.name}' answered {response.status_code} for model "
-            f"'{model}': {detail}",
-            permanent=400 <= response.status_code < 500 and response.status_code != 429,
+            f"The endpoint '{self.name}' answered {status} for model '{model}': {detail}",
+            permanent=permanent,
+            code=code or "server_error",
         )
 
     def chat(self, request: ChatRequest) -> OpenAICompatibleStream:
@@ -167,4 +192,6 @@ class OpenAICompatibleProvider:
             raise ProviderError(f"The endpoint '{self.name}' is not reachable ({exc}).") from exc
         if response.status_code >= 400:
             raise self.http_error(response, "*")
-        return [ModelInfo(name=f"{self.name}/{m['id']}") for m in response.json().get("data", [])]
+        # Ollama's /v1/models answers "data": null when nothing is pulled.
+        models = response.json().get("data") or []
+        return [ModelInfo(name=f"{self.name}/{m['id']}") for m in models]

@@ -12,16 +12,34 @@ Ollama server, so code under test can be pointed at ``double.host`` unmodified::
 
 Implemented endpoints: ``GET|HEAD /``, ``GET|HEAD /api/version``, ``GET|HEAD /api/tags``,
 ``GET /api/ps``, ``POST /api/show``, ``POST /api/chat``, ``POST /api/generate``,
-``POST /api/pull`` and ``DELETE /api/delete``.
+``POST /api/pull`` and ``DELETE /api/delete``; and Ollama's OpenAI-compatible layer,
+``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /v1/models/{model}``, so the same
+double serves ``openai.OpenAI(base_url=double.openai_base_url, api_key=...)``.
 
 Streaming responses are NDJSON sent with chunked transfer encoding, one JSON object per
 chunk, exactly like Ollama. Because the body is chunked, an abrupt close mid-stream (see
 ``Reply.drop_after`` or :meth:`OllamaDouble.stop`) is seen by httpx as an incomplete body
 (``httpx.RemoteProtocolError``), just like a crashed Ollama.
 
-Replies to ``/api/chat`` and ``/api/generate`` come, in order of precedence, from a FIFO of
-scripted :class:`Reply` objects (:meth:`OllamaDouble.enqueue`), from an optional
-``responder(request_json)`` callable, or from a deterministic echo of the last user message.
+Replies to ``/api/chat``, ``/api/generate`` and ``/v1/chat/completions`` come, in order of
+precedence, from a FIFO of scripted :class:`Reply` objects (:meth:`OllamaDouble.enqueue`), from
+an optional ``responder(request_json)`` callable, or from a deterministic echo of the last user
+message.
+
+The ``/v1`` endpoints follow ``openai/openai.go`` and ``middleware/openai.go`` of Ollama:
+streamed answers are Server-Sent Events (``data: {chunk}`` lines, ``data: [DONE]`` last), one
+``chat.completion.chunk`` per token with ``delta.content``, reasoning in ``delta.reasoning`` and
+tool calls in ``delta.tool_calls`` (arguments as a JSON string); then a chunk with the
+``finish_reason`` (``"stop"``, ``"length"``, ``"tool_calls"``) and, when
+``stream_options.include_usage`` is true, a usage chunk with empty ``choices``. Errors are
+``{"error": {"message", "type", "param", "code"}}`` with Ollama's status codes (404 for a
+model that is not pulled). Ollama ignores ``Authorization``; the double records every
+request's headers (:attr:`RecordedRequest.headers`) and, when :attr:`OllamaDouble.api_key` is
+set, answers ``/v1`` requests without ``Authorization: Bearer <api_key>`` with a 401 like an
+authenticating proxy would. Where Ollama differs from OpenAI, the double mimics Ollama (e.g.
+``GET /v1/models`` on an empty catalogue gives ``"data": null``), with one exception: an error
+in the middle of a stream is sent as an OpenAI-style ``data: {"error": {...}}`` event (Ollama
+itself just ends the stream without ``[DONE]``).
 
 Everything here is standard library only and must never import Django: the whole project's
 tests, the ``make run`` demo and the benchmarks all use it.
@@ -40,13 +58,14 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple, Self, cast
+from urllib.parse import unquote
 
 JSON = dict[str, Any]
 Responder = Callable[[JSON], "Reply | str"]
@@ -70,6 +89,15 @@ PULL_MANIFEST_ERROR = "pull model manifest: file does not exist"
 MODEL_REQUIRED_ERROR = "model is required"
 #: Error for an empty request body.
 MISSING_BODY_ERROR = "missing request body"
+#: Ollama's 400 text for ``/v1/chat/completions`` without messages.
+OPENAI_EMPTY_MESSAGES_ERROR = "[] is too short - 'messages'"
+#: Ollama's 400 text for a tool call whose ``arguments`` is not a JSON object.
+OPENAI_TOOL_ARGUMENTS_ERROR = "invalid tool call arguments"
+#: ``system_fingerprint`` of every ``/v1`` completion.
+OPENAI_FINGERPRINT = "fp_ollama"
+_REASONING_EFFORTS = ("high", "medium", "low", "none")
+# Go's encoding/json writes no spaces; the /v1 events are byte-for-byte closer with these.
+_COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
 
 
 def _go_quote(value: str) -> str:
@@ -300,11 +328,16 @@ class Reply:
             raise ValueError("Reply.tokens_per_second must be > 0")
 
 
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
 class RecordedRequest(NamedTuple):
-    """A request the double received: its path and its JSON body (``{}`` when bodiless)."""
+    """A request the double received: its path, its JSON body (``{}`` when bodiless) and its
+    headers (names lower-cased, e.g. ``headers["authorization"] == "Bearer sk-..."``)."""
 
     path: str
     body: JSON
+    headers: Mapping[str, str] = _NO_HEADERS
 
 
 def echo_responder(body: JSON) -> Reply:
@@ -314,9 +347,21 @@ def echo_responder(body: JSON) -> Reply:
         text = body["prompt"]
     for message in reversed(body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
-            text = str(message.get("content") or "")
+            text = _message_text(message.get("content"))
             break
     return Reply(content=f"Echo: {text}" if text else "Hello from the Ollama double.")
+
+
+def _message_text(content: Any) -> str:
+    """The text of a message's content: a string, or OpenAI's list of ``{"type": "text"}``
+    parts."""
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return str(content or "")
 
 
 def _default_models() -> list[ModelSpec]:
@@ -399,12 +444,24 @@ class _Plan:
     prompt_eval_count: int
 
 
+@dataclass
+class _Paced:
+    """What a paced generation sent: its tokens, tool calls and timing."""
+
+    started: float
+    generation_start: float
+    thinking: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    tool_calls: list[JSON] = field(default_factory=list)
+    emitted: int = 0
+
+
 class OllamaDouble:
     """A threaded loopback HTTP server speaking Ollama's REST API (see the module docstring).
 
     Public attributes (plain, can be changed while running): ``tokens_per_second``,
     ``delay_before_first_token``, ``pull_steps``, ``pull_delay``, ``version``,
-    ``allow_any_pull``, ``splitter``, ``responder``, ``quiet``.
+    ``allow_any_pull``, ``splitter``, ``responder``, ``api_key``, ``quiet``.
     """
 
     def __init__(
@@ -421,6 +478,7 @@ class OllamaDouble:
         allow_any_pull: bool = False,
         splitter: Splitter = split_tokens,
         responder: Responder | None = None,
+        api_key: str | None = None,
         quiet: bool = True,
     ) -> None:
         """Create a stopped double; call :meth:`start` (or use it as a context manager).
@@ -439,7 +497,10 @@ class OllamaDouble:
                 (otherwise only names registered with :meth:`add_pullable` can be pulled).
             splitter: Splits reply text into streamed tokens.
             responder: ``responder(request_json) -> Reply | str`` used when no scripted
-                reply is queued (default: :func:`echo_responder`).
+                reply is queued (default: :func:`echo_responder`). For ``/v1/chat/completions``
+                it gets the OpenAI request body as sent.
+            api_key: When set, ``/v1`` requests must send ``Authorization: Bearer <api_key>``
+                or get a 401 (``None``, the default, accepts any or no key, like Ollama).
             quiet: Suppress the per-request access log on stderr.
         """
         self.tokens_per_second = tokens_per_second
@@ -450,6 +511,7 @@ class OllamaDouble:
         self.allow_any_pull = allow_any_pull
         self.splitter = splitter
         self.responder = responder
+        self.api_key = api_key
         self.quiet = quiet
 
         self._bind = bind
@@ -470,6 +532,7 @@ class OllamaDouble:
         self._active_generations = 0
         self._peak_generations = 0
         self._tool_call_serial = 0
+        self._completion_serial = 0
         if include_default_models:
             for spec in _default_models():
                 self._models[ModelName.parse(spec.name).key] = spec
@@ -536,6 +599,11 @@ class OllamaDouble:
         if not self._port:
             raise RuntimeError("OllamaDouble has not been started")
         return f"http://{self._bind}:{self._port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL of the OpenAI-compatible endpoints, e.g. ``http://127.0.0.1:54321/v1``."""
+        return f"{self.host}/v1"
 
     # ------------------------------------------------------------------ catalogue
 
@@ -646,6 +714,15 @@ class OllamaDouble:
                     return recorded.body
         raise KeyError(path or "no request received")
 
+    def last_recorded(self, path: str | None = None) -> RecordedRequest:
+        """The most recent request (on ``path`` if given) with its headers; ``KeyError`` if
+        none."""
+        with self._lock:
+            for recorded in reversed(self._requests):
+                if path is None or recorded.path == path:
+                    return recorded
+        raise KeyError(path or "no request received")
+
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
         with self._lock:
@@ -694,9 +771,9 @@ class OllamaDouble:
 
     # ------------------------------------------------------------------ internals
 
-    def _record(self, path: str, body: JSON) -> None:
+    def _record(self, path: str, body: JSON, headers: Mapping[str, str] = _NO_HEADERS) -> None:
         with self._changed:
-            self._requests.append(RecordedRequest(path, body))
+            self._requests.append(RecordedRequest(path, body, headers))
             self._changed.notify_all()
 
     def _purge_expired(self) -> None:
@@ -730,6 +807,12 @@ class OllamaDouble:
             self._tool_call_serial += 1
             serial = self._tool_call_serial
         return "call_" + hashlib.sha256(f"{name}:{serial}".encode()).hexdigest()[:8]
+
+    def _next_completion_id(self) -> str:
+        """``chatcmpl-N``, like Ollama's ``fmt.Sprintf("chatcmpl-%d", rand.Intn(999))``."""
+        with self._lock:
+            self._completion_serial += 1
+            return f"chatcmpl-{self._completion_serial % 999}"
 
     def _wire_tool_calls(self, calls: list[JSON]) -> list[JSON]:
         """Convert ``{"name", "arguments"}`` dicts to Ollama's ``tool_calls`` wire form."""
@@ -817,7 +900,54 @@ _ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "/api/generate": (frozenset({"POST"}), "_generate"),
     "/api/pull": (frozenset({"POST"}), "_pull"),
     "/api/delete": (frozenset({"DELETE"}), "_delete"),
+    "/v1/chat/completions": (frozenset({"POST"}), "_openai_chat"),
+    "/v1/models": (frozenset({"GET"}), "_openai_models"),
 }
+_OPENAI_MODEL_ROUTE = "/v1/models/"
+
+
+def openai_error(status: int, message: str, code: str | None = None) -> JSON:
+    """The body of an error on the ``/v1`` endpoints (Ollama's ``openai.NewError``)."""
+    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _openai_tool_calls(wire: list[JSON]) -> list[JSON]:
+    """Ollama's native tool calls to OpenAI's (``openai.ToToolCalls``): arguments as JSON."""
+    return [
+        {
+            "id": call["id"],
+            "index": call["function"].get("index", index),
+            "type": "function",
+            "function": {
+                "name": call["function"]["name"],
+                "arguments": json.dumps(call["function"]["arguments"], **_COMPACT),
+            },
+        }
+        for index, call in enumerate(wire)
+    ]
+
+
+def _openai_options(request: JSON) -> JSON:
+    """The native ``options`` an OpenAI request maps to (``openai.FromChatRequest``)."""
+    options: JSON = {
+        "temperature": request.get("temperature", 1.0),
+        "top_p": request.get("top_p", 1.0),
+    }
+    max_tokens = request.get("max_tokens")
+    if max_tokens is None:
+        max_tokens = request.get("max_completion_tokens")
+    if max_tokens is not None:
+        options["num_predict"] = max_tokens
+    for name in ("seed", "frequency_penalty", "presence_penalty"):
+        if request.get(name) is not None:
+            options[name] = request[name]
+    stop = request.get("stop")
+    if isinstance(stop, str):
+        options["stop"] = [stop]
+    elif isinstance(stop, list):
+        options["stop"] = [s for s in stop if isinstance(s, str)]
+    return options
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -826,6 +956,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OllamaDouble"
     sys_version = ""
+    _openai = False  # whether the request being answered is one of the /v1 endpoints
 
     @property
     def double(self) -> OllamaDouble:
@@ -868,7 +999,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         path = self.path.split("?", 1)[0]
         raw = self._read_body()
+        self._openai = path.startswith("/v1/")
         route = _ROUTES.get(path)
+        if route is None and path.startswith(_OPENAI_MODEL_ROUTE) and path != _OPENAI_MODEL_ROUTE:
+            route = (frozenset({"GET"}), "_openai_model")
         if route is None:
             self._send_text(HTTPStatus.NOT_FOUND, "404 page not found")
             return
@@ -876,24 +1010,33 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in methods:
             self._send_text(HTTPStatus.METHOD_NOT_ALLOWED, "405 method not allowed")
             return
+        headers = {name.lower(): value for name, value in self.headers.items()}
         body: JSON = {}
         if self.command in ("POST", "DELETE"):
             if not raw.strip():
-                self.double._record(path, {})
+                self.double._record(path, {}, headers)
                 self._send_error(HTTPStatus.BAD_REQUEST, MISSING_BODY_ERROR)
                 return
             try:
                 parsed = json.loads(raw)
             except ValueError as exc:
-                self.double._record(path, {})
+                self.double._record(path, {}, headers)
                 self._send_error(HTTPStatus.BAD_REQUEST, f"invalid JSON body: {exc}")
                 return
             if not isinstance(parsed, dict):
-                self.double._record(path, {})
+                self.double._record(path, {}, headers)
                 self._send_error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
                 return
             body = parsed
-        self.double._record(path, body)
+        self.double._record(path, body, headers)
+        key = self.double.api_key
+        if self._openai and key and headers.get("authorization") != f"Bearer {key}":
+            sent = headers.get("authorization", "").removeprefix("Bearer ").strip()
+            message = f"Incorrect API key provided: {sent}" if sent else "Missing API key"
+            payload = openai_error(HTTPStatus.UNAUTHORIZED, message, "invalid_api_key")
+            payload["error"]["type"] = "invalid_request_error"
+            self._send_json(HTTPStatus.UNAUTHORIZED, payload)
+            return
         try:
             getattr(self, handler_name)(body)
         except _Aborted:
@@ -929,22 +1072,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(status, data, "application/json; charset=utf-8")
 
     def _send_error(self, status: int, message: str) -> None:
-        self._send_json(status, {"error": message})
+        """An error answer: ``{"error": message}``, or OpenAI's shape on ``/v1``."""
+        if self._openai:
+            self._send_json(status, openai_error(status, message))
+        else:
+            self._send_json(status, {"error": message})
 
-    def _start_stream(self) -> None:
+    def _start_stream(self, content_type: str = "application/x-ndjson") -> None:
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._flush()
 
-    def _write_line(self, payload: JSON) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode() + b"\n"
+    def _write_chunk(self, data: bytes) -> None:
         try:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         except OSError as exc:
             raise _Aborted(client_gone=True) from exc
         self._flush()
+
+    def _write_line(self, payload: JSON) -> None:
+        self._write_chunk(json.dumps(payload, ensure_ascii=False).encode() + b"\n")
+
+    def _write_event(self, payload: JSON | str) -> None:
+        """One Server-Sent Event: ``data: <json>`` (or a literal such as ``[DONE]``)."""
+        data = payload if isinstance(payload, str) else json.dumps(payload, **_COMPACT)
+        self._write_chunk(b"data: " + data.encode() + b"\n\n")
 
     def _end_stream(self) -> None:
         try:
@@ -978,9 +1132,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _version(self, _body: JSON) -> None:
         self._send_json(HTTPStatus.OK, {"version": self.double.version})
 
-    def _tags(self, _body: JSON) -> None:
+    def _catalogue(self) -> list[ModelSpec]:
+        """The local models, most recently modified first (as ``/api/tags`` lists them)."""
         with self.double._lock:
-            specs = sorted(self.double._models.values(), key=lambda s: s.modified_at, reverse=True)
+            models = list(self.double._models.values())
+        return sorted(models, key=lambda spec: spec.modified_at, reverse=True)
+
+    def _tags(self, _body: JSON) -> None:
+        specs = self._catalogue()
         models = [
             {
                 "name": spec.name,
@@ -1145,18 +1304,10 @@ class _Handler(BaseHTTPRequestHandler):
         spec = self._resolve_inference_model(body)
         if spec is None:
             return
-        messages = body.get("messages") or []
-        if not messages:
+        if not body.get("messages"):
             self._load_or_unload(spec, body, {"message": {"role": "assistant", "content": ""}})
             return
-        text = " ".join(
-            str(m.get("content") or "") + json.dumps(m.get("tool_calls") or "")
-            for m in messages
-            if isinstance(m, dict)
-        )
-        if body.get("tools"):
-            text += json.dumps(body["tools"])
-        self._run_generation(spec, body, chat=True, prompt_tokens=approx_token_count(text))
+        self._run_generation(spec, body, dialect="chat", prompt_tokens=_chat_prompt_tokens(body))
 
     def _generate(self, body: JSON) -> None:
         spec = self._resolve_inference_model(body)
@@ -1167,7 +1318,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._load_or_unload(spec, body, {"response": ""})
             return
         text = f"{body.get('system') or ''} {prompt}"
-        self._run_generation(spec, body, chat=False, prompt_tokens=approx_token_count(text))
+        self._run_generation(spec, body, dialect="generate", prompt_tokens=approx_token_count(text))
 
     def _load_or_unload(self, spec: ModelSpec, body: JSON, payload: JSON) -> None:
         unload = parse_keep_alive(body.get("keep_alive")) <= timedelta(0)
@@ -1199,16 +1350,23 @@ class _Handler(BaseHTTPRequestHandler):
         return line
 
     def _run_generation(
-        self, spec: ModelSpec, body: JSON, *, chat: bool, prompt_tokens: int
+        self,
+        spec: ModelSpec,
+        body: JSON,
+        *,
+        dialect: str,
+        prompt_tokens: int,
+        request: JSON | None = None,
     ) -> None:
+        """Answer a validated native ``body``: ``dialect`` is ``"chat"``, ``"generate"`` or
+        ``"openai"`` (then ``request`` is the OpenAI request ``body`` was translated from)."""
         double = self.double
-        reply = double._take_reply(body)
+        reply = double._take_reply(request if request is not None else body)
         if reply.status != HTTPStatus.OK:
             message = reply.error or HTTPStatus(reply.status).phrase
             self._send_error(reply.status, message)
             return
         plan = double._plan(reply, body, spec, prompt_tokens)
-        streaming = body.get("stream", True) is not False
         rate = reply.tokens_per_second or double.tokens_per_second
         delay = reply.delay_before_first_token
         if delay is None:
@@ -1216,12 +1374,68 @@ class _Handler(BaseHTTPRequestHandler):
         double._generation_started()
         client_gone = False
         try:
-            self._emit(spec, body, plan, chat=chat, streaming=streaming, rate=rate, delay=delay)
+            if dialect == "openai":
+                self._emit_openai(spec, body, request or {}, plan, rate=rate, delay=delay)
+            else:
+                streaming = body.get("stream", True) is not False
+                self._emit(
+                    spec,
+                    body,
+                    plan,
+                    chat=dialect == "chat",
+                    streaming=streaming,
+                    rate=rate,
+                    delay=delay,
+                )
         except _Aborted as exc:
             client_gone = exc.client_gone and not double._stopping.is_set()
             raise
         finally:
             double._generation_finished(client_gone)
+
+    def _pace(
+        self,
+        plan: _Plan,
+        *,
+        rate: float | None,
+        delay: float,
+        send: Callable[[str, Any], None] | None,
+        fail: Callable[[str], None],
+    ) -> _Paced | None:
+        """Go through the planned pieces at ``rate`` after ``delay``, handing each to ``send``
+        (when streaming). Applies ``drop_after`` (raises :class:`_Aborted`) and ``error_after``
+        (calls ``fail(message)`` and returns ``None``)."""
+        reply = plan.reply
+        started = time.monotonic()
+        paced = _Paced(started=started, generation_start=started + delay)
+        self._sleep_until(paced.generation_start)
+
+        def interrupt() -> bool:
+            """Apply drop_after / error_after once ``paced.emitted`` token lines went out."""
+            if reply.drop_after is not None and paced.emitted >= reply.drop_after:
+                raise _Aborted
+            if reply.error_after is not None and paced.emitted >= reply.error_after:
+                fail(reply.error or RUNNER_STOPPED_ERROR)
+                return True
+            return False
+
+        for kind, value in plan.pieces:
+            if kind == "tools":
+                paced.tool_calls.extend(value)
+                if send is not None:
+                    send(kind, value)
+                continue
+            if interrupt():
+                return None
+            if rate:
+                self._sleep_until(paced.generation_start + (paced.emitted + 1) / rate)
+            (paced.thinking if kind == "thinking" else paced.content).append(value)
+            if send is not None:
+                send(kind, value)
+            paced.emitted += 1
+        if interrupt():
+            return None
+        return paced
 
     def _emit(
         self,
@@ -1235,73 +1449,49 @@ class _Handler(BaseHTTPRequestHandler):
         delay: float,
     ) -> None:
         """Pace and send (or accumulate) the planned pieces, then the final done object."""
-        reply = plan.reply
-        started = time.monotonic()
         load_duration = 1_000_000  # 1 ms: the model is always "already loaded"
         if streaming:
             self._start_stream()
-        generation_start = started + delay
-        self._sleep_until(generation_start)
-        emitted = 0
-        thinking: list[str] = []
-        content: list[str] = []
-        tool_calls: list[JSON] = []
 
-        def interrupt() -> bool:
-            """Apply drop_after / error_after once ``emitted`` token lines went out."""
-            if reply.drop_after is not None and emitted >= reply.drop_after:
-                raise _Aborted
-            if reply.error_after is not None and emitted >= reply.error_after:
-                message = reply.error or RUNNER_STOPPED_ERROR
-                if streaming:
-                    self._write_line({"error": message})
-                    self._end_stream()
-                else:
-                    self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, message)
-                return True
-            return False
+        def send(kind: str, value: Any) -> None:
+            self._write_line(self._line(body, chat, kind, value))
 
-        for kind, value in plan.pieces:
-            if kind == "tools":
-                tool_calls.extend(value)
-                if streaming:
-                    self._write_line(self._line(body, chat, kind, value))
-                continue
-            if interrupt():
-                return
-            if rate:
-                self._sleep_until(generation_start + (emitted + 1) / rate)
-            (thinking if kind == "thinking" else content).append(value)
+        def fail(message: str) -> None:
             if streaming:
-                self._write_line(self._line(body, chat, kind, value))
-            emitted += 1
-        if interrupt():
-            return
+                self._write_line({"error": message})
+                self._end_stream()
+            else:
+                self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, message)
 
+        paced = self._pace(
+            plan, rate=rate, delay=delay, send=send if streaming else None, fail=fail
+        )
+        if paced is None:
+            return
         finished = time.monotonic()
         final = self._line(body, chat)
         if not streaming:
             if chat:
-                final["message"]["content"] = "".join(content)
-                if thinking:
-                    final["message"]["thinking"] = "".join(thinking)
-                if tool_calls:
-                    final["message"]["tool_calls"] = tool_calls
+                final["message"]["content"] = "".join(paced.content)
+                if paced.thinking:
+                    final["message"]["thinking"] = "".join(paced.thinking)
+                if paced.tool_calls:
+                    final["message"]["tool_calls"] = paced.tool_calls
             else:
-                final["response"] = "".join(content)
-                if thinking:
-                    final["thinking"] = "".join(thinking)
-        eval_count = reply.eval_count if reply.eval_count is not None else emitted
+                final["response"] = "".join(paced.content)
+                if paced.thinking:
+                    final["thinking"] = "".join(paced.thinking)
+        eval_count = plan.reply.eval_count if plan.reply.eval_count is not None else paced.emitted
         final.update(
             {
                 "done": True,
                 "done_reason": plan.done_reason,
-                "total_duration": max(1, int((finished - started) * 1e9) + load_duration),
+                "total_duration": max(1, int((finished - paced.started) * 1e9) + load_duration),
                 "load_duration": load_duration,
                 "prompt_eval_count": plan.prompt_eval_count,
                 "prompt_eval_duration": max(1, int(delay * 1e9)),
                 "eval_count": eval_count,
-                "eval_duration": max(1, int((finished - generation_start) * 1e9)),
+                "eval_duration": max(1, int((finished - paced.generation_start) * 1e9)),
             }
         )
         if not chat:
@@ -1312,6 +1502,185 @@ class _Handler(BaseHTTPRequestHandler):
             self._end_stream()
         else:
             self._send_json(HTTPStatus.OK, final)
+
+    # ------------------------------------------------------------------ OpenAI compatibility
+
+    def _openai_chat(self, request: JSON) -> None:
+        """``POST /v1/chat/completions``: translate the request to a native chat the way
+        Ollama's ``ChatMiddleware`` does, validate it like ``/api/chat``, answer as OpenAI."""
+        messages = request.get("messages")
+        if not isinstance(messages, list) or not messages:
+            self._send_error(HTTPStatus.BAD_REQUEST, OPENAI_EMPTY_MESSAGES_ERROR)
+            return
+        native_messages: list[JSON] = []
+        for message in messages:
+            converted = _native_message(message)
+            if isinstance(converted, str):
+                self._send_error(HTTPStatus.BAD_REQUEST, converted)
+                return
+            native_messages.append(converted)
+        think: Any = None
+        reasoning = request.get("reasoning")
+        effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+        effort = effort or request.get("reasoning_effort")
+        if effort:
+            if effort not in _REASONING_EFFORTS:
+                self._send_error(
+                    HTTPStatus.BAD_REQUEST,
+                    f"invalid reasoning value: '{effort}' "
+                    '(must be "high", "medium", "low", or "none")',
+                )
+                return
+            think = False if effort == "none" else effort
+        body: JSON = {
+            "model": request.get("model"),
+            "messages": native_messages,
+            "stream": request.get("stream") is True,
+            "options": _openai_options(request),
+        }
+        if request.get("tools"):
+            body["tools"] = request["tools"]
+        if think is not None:
+            body["think"] = think
+        spec = self._resolve_inference_model(body)
+        if spec is None:
+            return
+        self._run_generation(
+            spec, body, dialect="openai", prompt_tokens=_chat_prompt_tokens(body), request=request
+        )
+
+    def _emit_openai(
+        self,
+        spec: ModelSpec,
+        body: JSON,
+        request: JSON,
+        plan: _Plan,
+        *,
+        rate: float | None,
+        delay: float,
+    ) -> None:
+        """Pace the planned pieces into ``chat.completion.chunk`` events (or one
+        ``chat.completion``), as Ollama's ``ChatWriter`` does."""
+        streaming = request.get("stream") is True
+        options = request.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        completion_id = self.double._next_completion_id()
+        created = int(time.time())
+        head: JSON = {
+            "id": completion_id,
+            "object": "chat.completion.chunk" if streaming else "chat.completion",
+            "created": created,
+            "model": body["model"],
+            "system_fingerprint": OPENAI_FINGERPRINT,
+        }
+
+        def chunk(delta: JSON, finish_reason: str | None = None) -> JSON:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+            return {**head, "choices": [choice]}
+
+        def send(kind: str, value: Any) -> None:
+            delta: JSON = {"role": "assistant", "content": value if kind == "content" else ""}
+            if kind == "thinking":
+                delta["reasoning"] = value
+            elif kind == "tools":
+                delta["tool_calls"] = _openai_tool_calls(value)
+            self._write_event(chunk(delta))
+
+        def fail(message: str) -> None:
+            if streaming:
+                self._write_event(openai_error(HTTPStatus.INTERNAL_SERVER_ERROR, message))
+                self._end_stream()
+            else:
+                self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, message)
+
+        if streaming:
+            self._start_stream("text/event-stream")
+        paced = self._pace(
+            plan, rate=rate, delay=delay, send=send if streaming else None, fail=fail
+        )
+        if paced is None:
+            return
+        eval_count = plan.reply.eval_count if plan.reply.eval_count is not None else paced.emitted
+        usage = {
+            "prompt_tokens": plan.prompt_eval_count,
+            "completion_tokens": eval_count,
+            "total_tokens": plan.prompt_eval_count + eval_count,
+        }
+        finish_reason = "tool_calls" if paced.tool_calls else plan.done_reason
+        self.double._touch_loaded(spec, None)
+        if streaming:
+            self._write_event(chunk({"role": "assistant", "content": ""}, finish_reason))
+            if include_usage:
+                self._write_event({**head, "choices": [], "usage": usage})
+            self._write_event("[DONE]")
+            self._end_stream()
+            return
+        message: JSON = {"role": "assistant", "content": "".join(paced.content)}
+        if paced.thinking:
+            message["reasoning"] = "".join(paced.thinking)
+        if paced.tool_calls:
+            message["tool_calls"] = _openai_tool_calls(paced.tool_calls)
+        choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+        self._send_json(HTTPStatus.OK, {**head, "choices": [choice], "usage": usage})
+
+    def _openai_models(self, _body: JSON) -> None:
+        """``GET /v1/models`` (``openai.ToListCompletion``: ``data`` is null when empty)."""
+        data = [_openai_model(spec.name, spec) for spec in self._catalogue()]
+        self._send_json(HTTPStatus.OK, {"object": "list", "data": data or None})
+
+    def _openai_model(self, _body: JSON) -> None:
+        """``GET /v1/models/{model}`` (``openai.ToModel`` of ``/api/show``)."""
+        name = unquote(self.path.split("?", 1)[0][len(_OPENAI_MODEL_ROUTE) :])
+        spec = self.double.get_model(name)
+        if spec is None:
+            self._send_error(HTTPStatus.NOT_FOUND, model_not_found(name))
+            return
+        self._send_json(HTTPStatus.OK, _openai_model(name, spec))
+
+
+def _chat_prompt_tokens(body: JSON) -> int:
+    """A rough prompt token count of a native chat request."""
+    text = " ".join(
+        _message_text(m.get("content")) + json.dumps(m.get("tool_calls") or "")
+        for m in body.get("messages") or []
+        if isinstance(m, dict)
+    )
+    if body.get("tools"):
+        text += json.dumps(body["tools"])
+    return approx_token_count(text)
+
+
+def _native_message(message: Any) -> JSON | str:
+    """One OpenAI message as a native one, or Ollama's 400 text when it is malformed."""
+    if not isinstance(message, dict):
+        return "invalid message format"
+    calls = message.get("tool_calls") or []
+    content = message.get("content")
+    if content is None and not calls:
+        return "invalid message content type: <nil>"
+    native_calls: list[JSON] = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        try:
+            arguments = json.loads(function["arguments"]) if isinstance(function, dict) else None
+        except (KeyError, TypeError, ValueError):
+            arguments = None
+        if not isinstance(function, dict) or not isinstance(arguments, dict):
+            return OPENAI_TOOL_ARGUMENTS_ERROR
+        native_calls.append({"function": {"name": function.get("name"), "arguments": arguments}})
+    native: JSON = {"role": message.get("role"), "content": _message_text(content)}
+    if native_calls:
+        native["tool_calls"] = native_calls
+    return native
+
+
+def _openai_model(name: str, spec: ModelSpec) -> JSON:
+    return {
+        "id": name,
+        "object": "model",
+        "created": int(spec.modified_at.timestamp()),
+        "owned_by": ModelName.parse(name).namespace,
+    }
 
 
 # ---------------------------------------------------------------------- command line

@@ -1,8 +1,11 @@
-"""The Ollama double, and a thread with an assistant ready to run, for the engine's tests."""
+"""The Ollama double, a thread with an assistant ready to run, and (for end-to-end tests) a
+whole stack in real processes, shared by the session."""
 
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import openai
 import pytest
 from django.test import override_settings
 
@@ -12,6 +15,7 @@ from entities.services.runs import run_create
 from entities.services.threads import message_create, thread_create
 from entities.validation import normalize_message_content
 from inference.testing.ollama_double import OllamaDouble
+from tests.stack import Stack
 
 
 @pytest.fixture
@@ -42,3 +46,59 @@ def make_run(thread: Thread, assistant: Assistant, alice: User) -> Any:
         return run_create(thread=thread, assistant=assistant, created_by=alice, **overrides)
 
     return make
+
+
+# --- a live stack: daphne + qcluster processes, started once for the session ---------------
+
+
+@pytest.fixture(scope="session")
+def double() -> Iterator[OllamaDouble]:
+    with OllamaDouble() as ollama:
+        yield ollama
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, double: OllamaDouble) -> Iterator[Stack]:
+    stack = Stack(
+        tmp_path_factory.mktemp("stack"),
+        double.host,
+        RUN_STALE_SECONDS="3",
+        RUN_HEARTBEAT_SECONDS="0.5",
+        REAPER_INTERVAL_SECONDS="0.5",
+        WORKERS="2",
+    )
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def key(stack: Stack) -> str:
+    return stack.api_key("alice")
+
+
+@pytest.fixture
+def client(stack: Stack, key: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{stack.url}/v1", api_key=key, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+def http(stack: Stack, key: str) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=f"{stack.url}/v1", headers=headers, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def assistant_id(client: openai.OpenAI) -> str:
+    return client.beta.assistants.create(model="llama3.1", instructions="Be brief.").id
+
+
+@pytest.fixture
+def fresh_double(double: OllamaDouble) -> None:
+    """The session's double with no leftover script from an earlier test."""
+    double.clear_replies()
+    double.tokens_per_second = None
+    double.responder = None

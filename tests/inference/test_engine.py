@@ -260,3 +260,23 @@ def test_a_run_past_expires_at_expires_instead_of_running(
     assert run.status == "expired"
     assert ollama.requests_to("/api/chat") == []
     assert events_of(run)[-1] == "thread.run.expired"
+
+
+def test_a_model_named_endpoint_slash_model_runs_on_that_openai_compatible_server(
+    ollama: OllamaDouble, make_run: Any
+) -> None:
+    from django.test import override_settings
+
+    ollama.enqueue(Reply(content="Answered over the OpenAI-compatible API."))
+    endpoints = {"local": {"base_url": ollama.openai_base_url, "api_key": "sk-test"}}
+    with override_settings(INFERENCE_ENDPOINTS=endpoints):
+        run = make_run(model="local/llama3.1")
+        execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert answer(run).text == "Answered over the OpenAI-compatible API."
+    assert run.usage and run.usage["completion_tokens"] > 0
+    sent = ollama.last_recorded("/v1/chat/completions")
+    assert sent.body["model"] == "llama3.1"
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    assert ollama.requests_to("/api/chat") == []

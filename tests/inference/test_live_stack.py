@@ -18,56 +18,7 @@ from openai.types.beta.threads import Text, TextDelta
 from inference.testing.ollama_double import OllamaDouble, Reply
 from tests.stack import Stack
 
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as ollama:
-        yield ollama
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, double: OllamaDouble) -> Iterator[Stack]:
-    stack = Stack(
-        tmp_path_factory.mktemp("stack"),
-        double.host,
-        RUN_STALE_SECONDS="3",
-        RUN_HEARTBEAT_SECONDS="0.5",
-        REAPER_INTERVAL_SECONDS="0.5",
-        WORKERS="2",
-    )
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def key(stack: Stack) -> str:
-    return stack.api_key("alice")
-
-
-@pytest.fixture
-def client(stack: Stack, key: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{stack.url}/v1", api_key=key, max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture
-def http(stack: Stack, key: str) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=f"{stack.url}/v1", headers=headers, timeout=30) as http:
-        yield http
-
-
-@pytest.fixture
-def assistant_id(client: openai.OpenAI) -> str:
-    return client.beta.assistants.create(model="llama3.1", instructions="Be brief.").id
-
-
-@pytest.fixture(autouse=True)
-def fresh_double(double: OllamaDouble) -> None:
-    double.clear_replies()
-    double.tokens_per_second = None
+pytestmark = pytest.mark.usefixtures("fresh_double")
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str, str]]:

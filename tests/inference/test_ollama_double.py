@@ -1,10 +1,12 @@
-"""Tests of the Ollama test double, driven through the unmodified official ``ollama`` client.
+"""Tests of the Ollama test double, driven through the unmodified official ``ollama`` client
+(and, for its OpenAI-compatible ``/v1`` endpoints, the ``openai`` SDK and raw httpx).
 
 Everything goes over real HTTP on loopback; nothing here needs Django.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,10 +14,13 @@ import sys
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import ollama
+import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolUnionParam
 
 from inference.testing.ollama_double import (
     PULL_MANIFEST_ERROR,
@@ -535,3 +540,339 @@ def test_command_line_serves_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=5) == 0
+
+
+# ---------------------------------------------------------------------- OpenAI compatibility
+
+
+# The OpenAI SDK's typed views of the native fixtures above.
+OAI_USER = cast(list[ChatCompletionMessageParam], USER)
+OAI_WEATHER_TOOL = cast(ChatCompletionToolUnionParam, WEATHER_TOOL)
+
+
+@pytest.fixture
+def oai(double: OllamaDouble) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=double.openai_base_url, api_key="sk-test", max_retries=0) as sdk:
+        yield sdk
+
+
+def error_message(exc: openai.APIStatusError) -> Any:
+    """The ``error.message`` the server sent (the SDK's ``message`` adds the status)."""
+    assert isinstance(exc.body, dict)
+    return exc.body["message"]
+
+
+def sse_events(double: OllamaDouble, body: dict[str, Any]) -> list[Any]:
+    """POST ``body`` to ``/v1/chat/completions`` and return the decoded ``data:`` events
+    (``"[DONE]"`` kept as the string)."""
+    events: list[Any] = []
+    url = f"{double.openai_base_url}/chat/completions"
+    with httpx.stream("POST", url, json={"stream": True, **body}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream"
+        for line in response.iter_lines():
+            if line:
+                assert line.startswith("data: ")
+                data = line.removeprefix("data: ")
+                events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def test_openai_stream_has_one_chunk_per_token_then_finish_and_done(double: OllamaDouble) -> None:
+    double.enqueue(Reply(content="The sky is blue."))
+
+    events = sse_events(double, {"model": "llama3.1", "messages": USER})
+
+    *chunks, finish, done = events
+    assert done == "[DONE]"
+    assert [c["choices"][0]["delta"] for c in chunks] == [
+        {"role": "assistant", "content": token} for token in ("The ", "sky ", "is ", "blue.")
+    ]
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    assert finish["choices"] == [
+        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": "stop"}
+    ]
+    first = chunks[0]
+    assert first["id"].startswith("chatcmpl-")
+    assert first["object"] == "chat.completion.chunk"
+    assert first["model"] == "llama3.1"
+    assert first["system_fingerprint"] == "fp_ollama"
+    assert isinstance(first["created"], int)
+    assert {c["id"] for c in events[:-1]} == {first["id"]}
+    assert all("usage" not in c for c in events[:-1])
+
+
+def test_openai_sdk_stream_with_usage_chunk(double: OllamaDouble, oai: openai.OpenAI) -> None:
+    double.enqueue(Reply(content="Hello there, friend!", prompt_eval_count=26, eval_count=7))
+
+    stream = oai.chat.completions.create(
+        model="llama3.1",
+        messages=[{"role": "user", "content": "Hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello there, friend!"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    usage_chunk = chunks[-1]
+    assert usage_chunk.choices == []
+    assert usage_chunk.usage is not None
+    assert (usage_chunk.usage.prompt_tokens, usage_chunk.usage.completion_tokens) == (26, 7)
+    assert usage_chunk.usage.total_tokens == 33
+
+
+def test_openai_reasoning_is_streamed_in_delta_reasoning(double: OllamaDouble) -> None:
+    double.enqueue(Reply(thinking="Paris is in France.", content="Sunny."))
+
+    events = sse_events(double, {"model": "qwen3", "messages": USER})
+
+    deltas = [e["choices"][0]["delta"] for e in events[:-1]]
+    assert "".join(d.get("reasoning", "") for d in deltas) == "Paris is in France."
+    assert "".join(d["content"] for d in deltas) == "Sunny."
+    first_content = next(i for i, d in enumerate(deltas) if d["content"])
+    assert all("reasoning" not in d for d in deltas[first_content:])
+
+
+def test_openai_reasoning_effort_maps_to_think(double: OllamaDouble, oai: openai.OpenAI) -> None:
+    double.enqueue(Reply(thinking="hidden", content="7"), Reply(thinking="shown", content="8"))
+
+    without = oai.chat.completions.create(model="qwen3", messages=OAI_USER, reasoning_effort="none")
+    with_reasoning = oai.chat.completions.create(
+        model="qwen3", messages=OAI_USER, reasoning_effort="high"
+    )
+
+    assert without.choices[0].message.content == "7"
+    assert without.choices[0].message.model_extra == {}
+    assert with_reasoning.choices[0].message.model_extra == {"reasoning": "shown"}
+    with pytest.raises(openai.BadRequestError) as unsupported:
+        oai.chat.completions.create(model="llama3.1", messages=OAI_USER, reasoning_effort="low")
+    assert unsupported.value.body == {
+        "message": '"llama3.1" does not support thinking',
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    with pytest.raises(openai.BadRequestError) as invalid:
+        oai.chat.completions.create(
+            model="qwen3", messages=OAI_USER, extra_body={"reasoning_effort": "x"}
+        )
+    assert error_message(invalid.value) == (
+        'invalid reasoning value: \'x\' (must be "high", "medium", "low", or "none")'
+    )
+
+
+def test_openai_tool_calls_stream_with_string_arguments(
+    double: OllamaDouble, oai: openai.OpenAI
+) -> None:
+    double.enqueue(
+        Reply(
+            content="Let me check.",
+            tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}],
+        )
+    )
+
+    chunks = list(
+        oai.chat.completions.create(
+            model="llama3.1",
+            messages=OAI_USER,
+            tools=[OAI_WEATHER_TOOL],
+            stream=True,
+        )
+    )
+
+    with_calls = [c for c in chunks if c.choices[0].delta.tool_calls]
+    assert len(with_calls) == 1
+    [call] = with_calls[0].choices[0].delta.tool_calls or []
+    assert (call.index, call.type) == (0, "function")
+    assert call.id and call.id.startswith("call_")
+    assert call.function is not None and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments or "") == {"city": "Paris", "days": 2}
+    assert call.function.arguments == '{"city":"Paris","days":2}'
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Let me check."
+
+
+def test_openai_non_streaming_completion(double: OllamaDouble, oai: openai.OpenAI) -> None:
+    double.enqueue(
+        Reply(thinking="Hmm.", content="Hello!", prompt_eval_count=10, eval_count=3),
+        Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}]),
+    )
+
+    completion = oai.chat.completions.create(model="qwen3", messages=OAI_USER)
+    tools = oai.chat.completions.create(
+        model="llama3.1", messages=OAI_USER, tools=[OAI_WEATHER_TOOL]
+    )
+
+    assert completion.object == "chat.completion"
+    assert completion.id.startswith("chatcmpl-")
+    [choice] = completion.choices
+    assert (choice.index, choice.finish_reason) == (0, "stop")
+    assert (choice.message.role, choice.message.content) == ("assistant", "Hello!")
+    assert choice.message.model_extra == {"reasoning": "Hmm."}
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (10, 3)
+    [call_choice] = tools.choices
+    assert call_choice.finish_reason == "tool_calls"
+    [call] = call_choice.message.tool_calls or []
+    assert call.type == "function"
+    assert (call.function.name, call.function.arguments) == ("get_weather", '{"city":"Oslo"}')
+
+
+def test_openai_max_tokens_truncates_with_length(double: OllamaDouble, oai: openai.OpenAI) -> None:
+    double.enqueue(Reply(content="one two three four five"), Reply(content="one two three"))
+
+    whole = oai.chat.completions.create(model="llama3.1", messages=OAI_USER, max_tokens=2)
+    events = sse_events(double, {"model": "llama3.1", "messages": USER, "max_tokens": 1})
+
+    assert whole.choices[0].message.content == "one two "
+    assert whole.choices[0].finish_reason == "length"
+    assert whole.usage is not None and whole.usage.completion_tokens == 2
+    assert [e["choices"][0]["finish_reason"] for e in events[:-1]] == [None, "length"]
+    assert double.last_request("/v1/chat/completions")["max_tokens"] == 1
+
+
+def test_openai_unknown_model_is_404_not_found_error(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as excinfo:
+        oai.chat.completions.create(model="nonexistent", messages=OAI_USER)
+
+    assert excinfo.value.status_code == 404
+    assert excinfo.value.body == {
+        "message": 'model "nonexistent" not found, try pulling it first',
+        "type": "not_found_error",
+        "param": None,
+        "code": None,
+    }
+    with pytest.raises(openai.NotFoundError):
+        oai.chat.completions.create(model="nonexistent", messages=OAI_USER, stream=True)
+
+
+def test_openai_bad_requests_are_400(double: OllamaDouble, oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as empty:
+        oai.chat.completions.create(model="llama3.1", messages=[])
+    with pytest.raises(openai.BadRequestError) as no_tools:
+        oai.chat.completions.create(model="phi3", messages=OAI_USER, tools=[OAI_WEATHER_TOOL])
+    bad_arguments: ChatCompletionMessageParam = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '"{}"'}}
+        ],
+    }
+    with pytest.raises(openai.BadRequestError) as arguments:
+        oai.chat.completions.create(model="llama3.1", messages=[*OAI_USER, bad_arguments])
+
+    assert error_message(empty.value) == "[] is too short - 'messages'"
+    assert error_message(no_tools.value) == (
+        "registry.ollama.ai/library/phi3:latest does not support tools"
+    )
+    assert error_message(arguments.value) == "invalid tool call arguments"
+    assert double.pending_replies == 0
+
+
+def test_openai_scripted_status_and_mid_stream_error(
+    double: OllamaDouble, oai: openai.OpenAI
+) -> None:
+    double.enqueue(
+        Reply(status=503, error="server busy"),
+        Reply(content="a b c d", error_after=2, error="boom"),
+    )
+
+    with pytest.raises(openai.InternalServerError) as busy:
+        oai.chat.completions.create(model="llama3.1", messages=OAI_USER)
+    events = sse_events(double, {"model": "llama3.1", "messages": USER})
+
+    assert busy.value.status_code == 503
+    assert busy.value.body == {
+        "message": "server busy",
+        "type": "api_error",
+        "param": None,
+        "code": None,
+    }
+    assert [e["choices"][0]["delta"]["content"] for e in events[:2]] == ["a ", "b "]
+    assert events[2:] == [
+        {"error": {"message": "boom", "type": "api_error", "param": None, "code": None}}
+    ]
+
+
+def test_openai_sdk_raises_on_error_event_and_dropped_stream(
+    double: OllamaDouble, oai: openai.OpenAI
+) -> None:
+    double.enqueue(Reply(content="a b c d", error_after=1), Reply(content="a b c d", drop_after=1))
+
+    with pytest.raises(openai.APIError) as errored:
+        list(oai.chat.completions.create(model="llama3.1", messages=OAI_USER, stream=True))
+    with pytest.raises(openai.APIConnectionError):
+        list(oai.chat.completions.create(model="llama3.1", messages=OAI_USER, stream=True))
+
+    assert errored.value.message == RUNNER_STOPPED_ERROR
+    assert oai.chat.completions.create(model="llama3.1", messages=OAI_USER).choices
+
+
+def test_openai_bearer_key_is_recorded_and_optionally_required(double: OllamaDouble) -> None:
+    with openai.OpenAI(base_url=double.openai_base_url, api_key="sk-a", max_retries=0) as sdk:
+        sdk.chat.completions.create(model="llama3.1", messages=OAI_USER)
+        assert double.last_recorded().headers["authorization"] == "Bearer sk-a"
+
+        double.api_key = "sk-b"
+        with pytest.raises(openai.AuthenticationError) as excinfo:
+            sdk.chat.completions.create(model="llama3.1", messages=OAI_USER)
+        with pytest.raises(openai.AuthenticationError):
+            sdk.models.list()
+
+    assert excinfo.value.code == "invalid_api_key"
+    assert httpx.get(f"{double.host}/api/tags").status_code == 200  # native API stays open
+    with openai.OpenAI(base_url=double.openai_base_url, api_key="sk-b", max_retries=0) as good:
+        assert good.chat.completions.create(model="llama3.1", messages=OAI_USER).choices
+    assert [r.path for r in double.requests].count("/v1/chat/completions") == 3
+
+
+def test_openai_models_list_and_retrieve(double: OllamaDouble, oai: openai.OpenAI) -> None:
+    double.add_model("user/mistral:7b")
+
+    models = {m.id: m for m in oai.models.list()}
+    llama = oai.models.retrieve("llama3.1")
+
+    assert set(models) == {"llama3.1:latest", "phi3:latest", "qwen3:latest", "user/mistral:7b"}
+    assert (models["user/mistral:7b"].owned_by, models["phi3:latest"].owned_by) == (
+        "user",
+        "library",
+    )
+    assert models["phi3:latest"].object == "model"
+    assert isinstance(models["phi3:latest"].created, int)
+    assert (llama.id, llama.owned_by) == ("llama3.1", "library")
+    with pytest.raises(openai.NotFoundError) as excinfo:
+        oai.models.retrieve("missing")
+    assert error_message(excinfo.value) == "model 'missing' not found"
+
+
+def test_openai_models_of_empty_catalogue_is_null_like_ollama() -> None:
+    with OllamaDouble(include_default_models=False) as empty:
+        payload = httpx.get(f"{empty.openai_base_url}/models").json()
+
+    assert payload == {"object": "list", "data": None}
+
+
+def test_openai_requests_are_recorded_as_sent_and_echoed(
+    double: OllamaDouble, oai: openai.OpenAI
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def responder(body: dict[str, Any]) -> str:
+        seen.append(body)
+        return f"{body['model']} at {body.get('temperature')}"
+
+    parts: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": [{"type": "text", "text": "Parts work."}]}
+    ]
+    echoed = oai.chat.completions.create(model="llama3.1", messages=parts)
+    double.responder = responder
+    answered = oai.chat.completions.create(model="llama3.1", messages=OAI_USER, temperature=0.3)
+
+    assert echoed.choices[0].message.content == "Echo: Parts work."
+    assert answered.choices[0].message.content == "llama3.1 at 0.3"
+    assert seen == [double.last_request("/v1/chat/completions")]
+    assert seen[0]["messages"] == USER
+    assert seen[0]["temperature"] == 0.3
+    assert httpx.get(f"{double.openai_base_url}/nope").status_code == 404

@@ -1,0 +1,54 @@
+"""A thread beside each executing run: its heartbeat, and its ear for a cancel."""
+
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from entities.models import Run
+
+from .providers import ChatStream
+
+
+class RunWatch(threading.Thread):
+    """Beats the run's heart and notices a cancel while the worker waits on the model.
+
+    On a cancel it closes the model's stream, which ends the worker's read of it at once.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(name=f"watch-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.cancelled = threading.Event()
+        self._stream: ChatStream | None = None
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+
+    def attach(self, stream: ChatStream) -> None:
+        with self._lock:
+            self._stream = stream
+            if self.cancelled.is_set():
+                stream.close()
+
+    def run(self) -> None:
+        last_beat = 0.0
+        try:
+            while not self._halt.wait(settings.RUN_CANCEL_CHECK_SECONDS):
+                now = time.monotonic()
+                query = Run.objects.filter(pk=self.run_id)
+                if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
+                    query.update(heartbeat_at=timezone.now())
+                    last_beat = now
+                if query.filter(status=Run.Status.CANCELLING).exists():
+                    with self._lock:
+                        self.cancelled.set()
+                        if self._stream is not None:
+                            self._stream.close()
+                    return
+        finally:
+            close_old_connections()
+
+    def stop(self) -> None:
+        self._halt.set()

@@ -1,0 +1,307 @@
+"""Function calling against the Ollama double: client functions (requires_action), server-side
+functions, calls written as text, and the limits."""
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from entities.models import Assistant, Message, Run
+from entities.services.runs import run_submit_tool_outputs
+from inference.engine import execute_run
+from inference.reaper import reap
+from inference.testing.ollama_double import OllamaDouble, Reply
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+CALC = {"type": "function", "function": {"name": "calculate"}}
+
+
+def answer_with_tool_output(body: dict[str, Any]) -> Reply:
+    """After tool results, the double answers with them, as a model would."""
+    last = body["messages"][-1]
+    if last["role"] == "tool" or last["content"].startswith("Tool results:"):
+        return Reply(content=f"Result: {last['content']}")
+    return Reply(content="no tool result seen")
+
+
+@pytest.fixture
+def with_tools(assistant: Assistant) -> Assistant:
+    assistant.tools = [WEATHER]
+    assistant.save()
+    return assistant
+
+
+def events_of(run: Run) -> list[str]:
+    return list(run.events.order_by("seq").values_list("event", flat=True))
+
+
+def final_text(run: Run) -> str:
+    return Message.objects.filter(run=run, role="assistant").order_by("-id")[0].text
+
+
+def test_a_client_function_waits_for_outputs_then_answers_with_them(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    ollama.enqueue(Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}]))
+    ollama.responder = answer_with_tool_output
+    run = make_run("Weather in Paris?")
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    assert ollama.last_request("/api/chat")["tools"][0]["function"]["name"] == "get_weather"
+    calls = run.required_action["submit_tool_outputs"]["tool_calls"]
+    assert len(calls) == 1
+    assert calls[0]["id"].startswith("call_")
+    assert calls[0]["type"] == "function"
+    assert calls[0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert events_of(run)[-1] == "thread.run.requires_action"
+    step = run.steps.get(type="tool_calls")
+    assert step.status == "in_progress"
+
+    run_submit_tool_outputs(
+        run=run, tool_outputs=[{"tool_call_id": calls[0]["id"], "output": "22°C, sunny"}]
+    )
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert final_text(run) == "Result: 22°C, sunny"
+    sent = ollama.last_request("/api/chat")["messages"]
+    assert sent[-2]["tool_calls"][0]["function"] == {
+        "name": "get_weather",
+        "arguments": {"city": "Paris"},
+    }
+    assert sent[-1] == {"role": "tool", "content": "22°C, sunny", "tool_name": "get_weather"}
+    step.refresh_from_db()
+    assert step.status == "completed"
+    assert step.step_details["tool_calls"][0]["function"]["output"] == "22°C, sunny"
+
+
+def test_a_call_in_the_middle_of_the_stream(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    ollama.enqueue(
+        Reply(
+            content="Let me look that up.",
+            tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}],
+            tool_calls_at=2,
+        )
+    )
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    said = Message.objects.get(run=run)
+    assert (said.text, said.status) == ("Let me look that up.", "completed")
+    assert events_of(run).index("thread.message.completed") < events_of(run).index(
+        "thread.run.requires_action"
+    )
+
+
+def test_two_parallel_calls_and_parallel_off(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    two = [
+        {"name": "get_weather", "arguments": {"city": "Paris"}},
+        {"name": "get_weather", "arguments": {"city": "Rome"}},
+    ]
+    ollama.enqueue(Reply(tool_calls=two))
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    calls = run.required_action["submit_tool_outputs"]["tool_calls"]
+    assert [json.loads(c["function"]["arguments"])["city"] for c in calls] == ["Paris", "Rome"]
+    assert len({c["id"] for c in calls}) == 2
+    Run.objects.filter(pk=run.pk).update(status="cancelled")
+
+    ollama.enqueue(Reply(tool_calls=two))
+    single = make_run(parallel_tool_calls=False)
+    execute_run(single.id)
+    single.refresh_from_db()
+    assert len(single.required_action["submit_tool_outputs"]["tool_calls"]) == 1
+
+
+def test_a_server_function_answers_in_one_run(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [CALC]
+    assistant.save()
+    ollama.enqueue(
+        Reply(tool_calls=[{"name": "calculate", "arguments": {"expression": "32768 ** 2"}}])
+    )
+    ollama.responder = answer_with_tool_output
+    run = make_run("What is 32768 squared?")
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert final_text(run) == "Result: 1073741824"
+    step = run.steps.get(type="tool_calls")
+    assert step.status == "completed"
+    assert step.step_details["tool_calls"][0]["function"]["output"] == "1073741824"
+    # the model was offered the schema derived from the Python signature
+    offered = ollama.requests_to("/api/chat")[0]["tools"][0]["function"]
+    assert offered["parameters"]["required"] == ["expression"]
+    names = events_of(run)
+    assert names.count("thread.run.step.delta") == 2  # the call, then its output
+    assert "thread.run.requires_action" not in names
+
+
+def test_server_and_client_calls_in_one_turn(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [CALC, WEATHER]
+    assistant.save()
+    ollama.enqueue(
+        Reply(
+            tool_calls=[
+                {"name": "calculate", "arguments": {"expression": "1+1"}},
+                {"name": "get_weather", "arguments": {"city": "Lima"}},
+            ]
+        )
+    )
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    waiting = run.required_action["submit_tool_outputs"]["tool_calls"]
+    assert [c["function"]["name"] for c in waiting] == ["get_weather"]
+    details = run.steps.get(type="tool_calls").step_details["tool_calls"]
+    assert [c["function"]["output"] for c in details] == ["2", None]
+
+
+def test_a_server_function_that_raises_becomes_an_error_output(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [{"type": "function", "function": {"name": "get_current_time"}}]
+    assistant.save()
+    ollama.enqueue(
+        Reply(tool_calls=[{"name": "get_current_time", "arguments": {"timezone": "Mars/Base"}}])
+    )
+    ollama.responder = answer_with_tool_output
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert "unknown time zone 'Mars/Base'" in final_text(run)
+
+
+def test_a_model_without_native_tools_calls_them_in_text(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    with_tools.model = "phi3"
+    with_tools.save()
+    ollama.enqueue(
+        Reply(content='```json\n{"name": "get_weather", "arguments": {"city": "Kyiv"}}\n```')
+    )
+    ollama.responder = answer_with_tool_output
+    run = make_run()
+    execute_run(run.id)
+    sent = ollama.last_request("/api/chat")
+    assert "tools" not in sent or not sent["tools"]
+    assert "get_weather" in sent["messages"][0]["content"]  # taught in the system prompt
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    assert not Message.objects.filter(run=run).exists()  # the call was not shown as an answer
+    assert run.events.filter(event="thread.message.delta").count() == 0
+    call = run.required_action["submit_tool_outputs"]["tool_calls"][0]
+    run_submit_tool_outputs(run=run, tool_outputs=[{"tool_call_id": call["id"], "output": "snow"}])
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert final_text(run) == "Result: Tool results:\n- get_weather: snow"
+
+
+def test_an_ordinary_answer_from_a_tool_model_streams_untouched(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    ollama.enqueue(Reply(content="It is usually mild in spring."))
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert (run.status, final_text(run)) == ("completed", "It is usually mild in spring.")
+
+
+def test_bad_arguments_go_back_to_the_model_then_fail_the_run(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    bad = Reply(tool_calls=[{"name": "get_weather", "arguments": {"town": "Paris"}}])
+    ollama.enqueue(bad, bad)
+    ollama.enqueue(Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}]))
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "requires_action"  # corrected on the third try
+    second = ollama.requests_to("/api/chat")[1]["messages"]
+    assert "'city' is a required property" in second[-1]["content"]
+
+    ollama.enqueue(*[bad] * 5)
+    with override_settings(MAX_TOOL_ARGUMENT_ERRORS=2):
+        again = make_run_after(run, make_run)
+        execute_run(again.id)
+    again.refresh_from_db()
+    assert again.status == "failed"
+    assert again.last_error["message"].startswith("The model kept calling get_weather wrongly")  # type: ignore[index]
+    assert "'city' is a required property" in again.last_error["message"]  # type: ignore[index]
+
+
+def make_run_after(run: Run, make_run: Any, **kwargs: Any) -> Run:
+    Run.objects.filter(pk=run.pk).update(status="cancelled", required_action=None)
+    return make_run(**kwargs)
+
+
+def test_the_round_cap_ends_the_run_incomplete(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [CALC]
+    assistant.save()
+    ollama.responder = lambda body: Reply(
+        tool_calls=[{"name": "calculate", "arguments": {"expression": "1+1"}}]
+    )
+    with override_settings(MAX_TOOL_ROUNDS=3):
+        run = make_run()
+        execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "incomplete"
+    assert run.incomplete_details == {"reason": "max_tool_rounds"}
+    assert len(ollama.requests_to("/api/chat")) == 4
+    assert run.steps.filter(type="tool_calls").count() == 3
+
+
+def test_tool_choice_none_and_named(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [CALC, WEATHER]
+    assistant.save()
+    execute_run(make_run(tool_choice="none").id)
+    assert not ollama.last_request("/api/chat").get("tools")
+    run = make_run(tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    Run.objects.exclude(pk=run.pk).update(status="completed")
+    execute_run(run.id)
+    sent = ollama.last_request("/api/chat")
+    assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
+    assert "You must call the tool get_weather now." in sent["messages"][0]["content"]
+
+
+def test_outputs_not_submitted_in_time_expire_the_run(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    ollama.enqueue(Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}]))
+    run = make_run()
+    execute_run(run.id)
+    Run.objects.filter(pk=run.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert reap()["expired"] == 1
+    run.refresh_from_db()
+    assert run.status == "expired"
+    assert run.required_action is None
+    assert run.steps.get(type="tool_calls").status == "expired"
