@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularJSONAPIView
 
-from .views import assistants, models, runs, threads, users
+from .views import assistants, files, models, runs, threads, users
 
 T = "threads/<str:thread_id>"
 R = f"{T}/runs/<str:run_id>"
@@ -28,6 +28,9 @@ urlpatterns = [
     path(f"{R}/steps", runs.RunStepListView.as_view()),
     path(f"{R}/steps/<str:step_id>", runs.RunStepDetailView.as_view()),
     path("models", models.ModelListView.as_view()),
+    path("files", files.FileListView.as_view()),
+    path("files/<str:file_id>", files.FileDetailView.as_view()),
+    path("files/<str:file_id>/content", files.FileContentView.as_view()),
     path("users", users.UserListView.as_view()),
     path("users/me", users.UserMeView.as_view()),
     path("users/<str:user_id>", users.UserDetailView.as_view()),

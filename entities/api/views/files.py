@@ -1,0 +1,74 @@
+"""``/v1/files``: upload, list, retrieve, download, delete."""
+
+import mimetypes
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from entities import selectors
+from entities.api.wire import FileSerializer, deleted
+from entities.errors import InvalidRequest
+from entities.services import files as services
+
+from .base import ApiView
+
+_UPLOAD = inline_serializer(
+    "FileUpload", {"file": serializers.FileField(), "purpose": serializers.CharField()}
+)
+
+
+class FileListView(ApiView):
+    serializer_class = FileSerializer
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="listFiles",
+        parameters=[OpenApiParameter("purpose", str)],
+        responses=FileSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        files = selectors.files_visible_to(self.user)
+        if purpose := request.query_params.get("purpose"):
+            files = files.filter(purpose=purpose)
+        return self.list_response(files, FileSerializer)
+
+    @extend_schema(operation_id="createFile", request={"multipart/form-data": _UPLOAD})
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidRequest("Missing required parameter: 'file'.", param="file")
+        purpose = request.data.get("purpose")
+        if not purpose:
+            raise InvalidRequest("Missing required parameter: 'purpose'.", param="purpose")
+        file = services.file_create(
+            owner=self.user, filename=upload.name or "file", content=upload, purpose=purpose
+        )
+        return Response(FileSerializer(file).data)
+
+
+class FileDetailView(ApiView):
+    serializer_class = FileSerializer
+
+    @extend_schema(operation_id="retrieveFile")
+    def get(self, request: Request, file_id: str) -> Response:
+        return Response(FileSerializer(selectors.file_get(self.user, file_id)).data)
+
+    @extend_schema(operation_id="deleteFile", responses={200: OpenApiTypes.OBJECT})
+    def delete(self, request: Request, file_id: str) -> Response:
+        services.file_delete(file=selectors.file_get(self.user, file_id))
+        return Response({**deleted(file_id, "file"), "object": "file"})
+
+
+class FileContentView(ApiView):
+    @extend_schema(operation_id="downloadFile", responses={(200, "*/*"): OpenApiTypes.BINARY})
+    def get(self, request: Request, file_id: str) -> FileResponse:
+        file = selectors.file_get(self.user, file_id)
+        content_type = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+        return FileResponse(
+            file.content.open("rb"), content_type=content_type, filename=file.filename
+        )
