@@ -42,7 +42,7 @@ class FileListView(ApiView):
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidRequest("Missing required parameter: 'file'.", param="file")
-        purpose = request.data.get("purpose")
+        purpose = request.POST.get("purpose")
         if not purpose:
             raise InvalidRequest("Missing required parameter: 'purpose'.", param="purpose")
         file = services.file_create(
