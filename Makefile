@@ -19,6 +19,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap
+	$(PY) manage.py sync_functions --verbosity 0 > /dev/null
 	@echo "Serving on http://$(HOST):$(PORT) (web + worker; Ctrl-C stops both)"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) ENTITIES_PORT=$(PORT) \
 		$(VENV)/bin/honcho start --no-prefix -f Procfile
