@@ -1,5 +1,9 @@
-"""Websocket routes; the browser chat's consumer joins them with its issue."""
+"""Websocket routes: the browser chat's thread consumer (protocol in docs/chat.md)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from entities.chat.consumers import ThreadConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/threads/<str:thread_id>/", ThreadConsumer.as_asgi()),
+]

@@ -15,6 +15,22 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+
+# --- Team deployment: secrets from files (issue 8, docs/deployment.md) ---------------------
+def _secrets_from_files(*names: str) -> None:
+    """NAME_FILE, a file holding the value (kept out of the environment, e.g. a systemd
+    credential), stands for NAME when NAME itself is not set. SECRET_KEY_FILE: see below."""
+    for name in names:
+        path = os.environ.get(f"{name}_FILE")
+        if path and not os.environ.get(name):
+            os.environ[name] = Path(path).read_text().strip()
+
+
+_secrets_from_files(
+    "DATABASE_URL", "REDIS_URL", "INFERENCE_ENDPOINTS", "OLLAMA_HOSTS", "ENTITIES_ADMIN_PASSWORD"
+)
+# --- end of the secrets-from-files block -----------------------------------------------------
+
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -94,16 +110,25 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web and worker processes read while the other writes.
+    # WAL lets the web and worker processes read while the other writes. IMMEDIATE takes the
+    # write lock when a transaction begins, so two writers wait for each other (busy timeout)
+    # instead of one failing with "database is locked" when it upgrades a read to a write.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
     )
     # Tests run workers in threads: they need a file, not a private memory DB; one per test run.
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"entities-test-{os.getpid()}.sqlite3")
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Closed at the end of each request: daphne (ASGI) serves each request in a thread of its
+    # own, which a kept connection would outlive (Django's advice: no persistent connections
+    # under ASGI). Workers, which are not ASGI, may keep theirs (deploy/ sets 60 for them).
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,7 +152,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "/admin/login/"
+# --- Browser chat and its static files (issue 6) -------------------------------------------
+# static/ holds the chat's own JS/CSS and the vendored libraries (static/vendor/README.md).
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve static files from their sources too, so a checkout works before any collectstatic.
+WHITENOISE_USE_FINDERS = True
+# People log in to the chat at /login/; the admin console keeps its own login page.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat"
+LOGOUT_REDIRECT_URL = "login"
+# --- end of the browser chat's settings ----------------------------------------------------
 
 # Request bodies above this many bytes are answered 413 (file uploads excepted).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=4 * 1024 * 1024)
@@ -240,3 +274,88 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Code interpreter sandbox (tools/sandbox/, docs/code-interpreter.md) -----------------------
+# The Python that runs model-written code (numpy, pandas, matplotlib; built by `make sandbox`).
+SANDBOX_PYTHON = Path(
+    env.str("SANDBOX_PYTHON", default=str(BASE_DIR / ".sandbox-venv" / "bin" / "python"))
+)
+SANDBOX_BWRAP = env.str("SANDBOX_BWRAP", default="bwrap")
+# Without bubblewrap, run code with resource limits only. Never on a shared or public server.
+SANDBOX_UNSAFE_DEV_MODE = env.bool("SANDBOX_UNSAFE_DEV_MODE", default=False)
+# The unprivileged host uid/gid sandboxes run as when the worker is root (never 0).
+SANDBOX_UID = env.int("SANDBOX_UID", default=65534)
+SANDBOX_GID = env.int("SANDBOX_GID", default=SANDBOX_UID)
+# Limits of one execution (per process where the kernel counts per process).
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=30)
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=60.0)
+SANDBOX_MEMORY_BYTES = env.int("SANDBOX_MEMORY_BYTES", default=1024 * 1024 * 1024)
+SANDBOX_PROCESSES = env.int("SANDBOX_PROCESSES", default=64)
+SANDBOX_FILE_SIZE_BYTES = env.int("SANDBOX_FILE_SIZE_BYTES", default=100 * 1024 * 1024)
+SANDBOX_OPEN_FILES = env.int("SANDBOX_OPEN_FILES", default=256)
+SANDBOX_OUTPUT_BYTES = env.int("SANDBOX_OUTPUT_BYTES", default=64 * 1024)
+SANDBOX_TMP_BYTES = env.int("SANDBOX_TMP_BYTES", default=64 * 1024 * 1024)
+# Files the code writes to /mnt/data that come back: how many, and how large each.
+SANDBOX_MAX_FILES = env.int("SANDBOX_MAX_FILES", default=20)
+SANDBOX_MAX_FILE_BYTES = env.int("SANDBOX_MAX_FILE_BYTES", default=50 * 1024 * 1024)
+# --- end of the code interpreter sandbox block ---------------------------------------------------
+
+# --- Team deployment and scale-out (issue 8, docs/deployment.md) ----------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "entities",
+        }
+    }
+    # A cluster takes at most this many tasks beyond those it runs, so idle clusters get work
+    # and a killed one loses little (inference.redelivery requeues what it lost).
+    Q_CLUSTER["queue_limit"] = env.int("Q_QUEUE_LIMIT", default=1)
+else:
+    # django-q2 keeps each cluster's heartbeat in a cache: a file one, so that /health in the
+    # web process sees the worker's.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "q2": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache" / "q2"),
+        },
+    }
+    Q_CLUSTER["cache"] = "q2"
+
+# Several Ollama servers: runs go to one that has the model, the least busy (inference.hosts).
+# More can be added in the admin. Unset, OLLAMA_HOST is the one host.
+OLLAMA_HOSTS = env.list("OLLAMA_HOSTS", default=[])
+# How long a host's model list (/api/tags) is trusted, and when a host that did not answer
+# is asked again; how long to wait for that answer.
+OLLAMA_TAGS_TTL_SECONDS = env.float("OLLAMA_TAGS_TTL_SECONDS", default=10.0)
+OLLAMA_HOST_RETRY_SECONDS = env.float("OLLAMA_HOST_RETRY_SECONDS", default=15.0)
+OLLAMA_PROBE_TIMEOUT_SECONDS = env.float("OLLAMA_PROBE_TIMEOUT_SECONDS", default=3.0)
+# A run queued this long while the broker's queue is empty lost its task (its worker was
+# killed holding it): it is enqueued again (inference.redelivery, every minute).
+RUN_REDELIVER_SECONDS = env.float("RUN_REDELIVER_SECONDS", default=60.0)
+# A worker is "seen" in /health when its cluster's heartbeat is at most this old.
+WORKER_SEEN_SECONDS = env.float("WORKER_SEEN_SECONDS", default=30.0)
+
+# Production behind an HTTPS proxy (deploy/nginx): secure cookies, HSTS, redirect to https.
+# `python manage.py check --deploy` is clean with HTTPS=true and the env of docs/deployment.md.
+if env.bool("HTTPS", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes and Prometheus may ask the web process directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # An intranet name cannot be on the browsers' preload list, so nothing to warn about.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# LOG_FORMAT=json: one JSON object per line, for journald or a log collector.
+if env.str("LOG_FORMAT", default="plain") == "json":
+    LOGGING["formatters"] = {"json": {"()": "config.logs.JsonFormatter"}}
+    LOGGING["handlers"] = {"console": {"class": "logging.StreamHandler", "formatter": "json"}}
+# --- end of the team deployment block -------------------------------------------------------

@@ -9,6 +9,9 @@ its events: nothing is left running.
 """
 
 import logging
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,11 +22,13 @@ from django.utils import timezone
 
 from entities.models import Message, Run, RunStep
 from tools import calls as tool_calls
-from tools import text_protocol
+from tools import code_interpreter, text_protocol
+from tools.sandbox import SandboxUnavailable
+from tools.sandbox.supervise import Cancellation
 
 from . import events as ev
 from .prompt import PromptTooLong, build_prompt
-from .providers import ChatRequest, Provider, ProviderError, ToolCall, resolve
+from .providers import ChatRequest, ChatStream, Chunk, Provider, ProviderError, ToolCall, resolve
 from .watch import RunWatch
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,36 @@ def _text_content(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": {"value": text, "annotations": []}}]
 
 
+def _pump(stream: ChatStream, cancelled: threading.Event) -> Iterator[Chunk]:
+    """The stream's chunks, read by a thread of its own: a cancel ends this at once, even
+    while the model has not sent a byte yet (a read blocked in a socket cannot be woken)."""
+    chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    end = object()
+
+    def read() -> None:
+        try:
+            for chunk in stream:
+                chunks.put(chunk)
+        except BaseException as exc:  # handed to the engine's thread, raised there
+            chunks.put(exc)
+        finally:
+            chunks.put(end)
+
+    threading.Thread(target=read, name="model-stream", daemon=True).start()
+    while True:
+        try:
+            item = chunks.get(timeout=0.1)
+        except queue.Empty:
+            if cancelled.is_set():
+                return
+            continue
+        if item is end:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 @dataclass
 class RoundResult:
     calls: list[ToolCall] = field(default_factory=list)
@@ -74,6 +109,9 @@ class Turn:
         self.text: list[str] = []
         self.thinking: list[str] = []
         self.argument_errors = 0
+        # Charts the code interpreter made, shown in the next message of the run.
+        self.images: list[str] = []
+        self._staged = False
         self._saved_len = 0
         recorder.on_flush = self._save_progress
 
@@ -129,7 +167,9 @@ class Turn:
         now = timezone.now()
         message, step = self.message, self.step
         assert step is not None
-        message.content = _text_content("".join(self.text))
+        images = [{"type": "image_file", "image_file": {"file_id": i}} for i in self.images]
+        self.images = []
+        message.content = images + (_text_content("".join(self.text)) if self.text else [])
         message.thinking = "".join(self.thinking)
         if incomplete:
             message.status = Message.Status.INCOMPLETE
@@ -162,7 +202,7 @@ class Turn:
             stream = provider.chat(request)
             self.watch.attach(stream)
             try:
-                for chunk in stream:
+                for chunk in _pump(stream, self.watch.cancelled):
                     if chunk.thinking:  # kept with the round's message, if it says anything
                         self.thinking.append(chunk.thinking)
                     if chunk.content:
@@ -196,7 +236,8 @@ class Turn:
         run = self.run
         provider, model = resolve(run.model)
         info = provider.model_info(model)
-        functions = [t for t in run.tools if t.get("type") == "function"]
+        offered = code_interpreter.as_functions(run.tools)
+        functions = [t for t in offered if t.get("type") == "function"]
         choice = run.tool_choice
         if isinstance(choice, dict) and choice.get("type") == "function":
             named = choice["function"]["name"]
@@ -279,7 +320,8 @@ class Turn:
         step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
         step.save(update_fields=["step_details"])
         for index, call in enumerate(calls):
-            emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, call.wire()))
+            for part in call.streamed():
+                emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, part))
         bad = [c for c in calls if c.error]
         self.argument_errors += len(bad)
         if bad and self.argument_errors > settings.MAX_TOOL_ARGUMENT_ERRORS:
@@ -292,10 +334,25 @@ class Turn:
             self.finish(Run.Status.FAILED, error=error)
             return False
         for index, call in enumerate(calls):
-            if call.server and call.error is None:
+            if not call.server or call.error is not None:
+                continue
+            if call.is_code:
+                try:
+                    self._run_code(call)
+                except SandboxUnavailable as exc:
+                    error = {
+                        "code": "server_error",
+                        "message": f"The code interpreter is not available on this server: {exc}",
+                    }
+                    self._end_step(step, RunStep.Status.FAILED, error=error)
+                    self.finish(Run.Status.FAILED, error=error)
+                    return False
+                outputs = [{"index": i, **o} for i, o in enumerate(call.outputs or [])]
+                delta = {"type": "code_interpreter", "code_interpreter": {"outputs": outputs}}
+            else:
                 call.output = tool_calls.run_server_call(call)
-                output = {"type": "function", "function": {"output": call.output}}
-                emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, output))
+                delta = {"type": "function", "function": {"output": call.output}}
+            emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, delta))
         step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
         waiting = [c for c in calls if c.output is None]
         if not waiting:
@@ -303,17 +360,45 @@ class Turn:
             return True
         step.save(update_fields=["step_details"])
         now = timezone.now()
-        run.status = Run.Status.REQUIRES_ACTION
-        run.required_action = {
+        required = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {"tool_calls": [c.wire(with_output=False) for c in waiting]},
         }
-        run.expires_at = now + timedelta(seconds=settings.RUN_EXPIRES_SECONDS)
-        run.heartbeat_at = None
-        run.save()
+        expires_at = now + timedelta(seconds=settings.RUN_EXPIRES_SECONDS)
+        # Only a run still in progress waits: a cancel that came meanwhile must not be lost.
+        waits = Run.objects.filter(pk=run.pk, status=Run.Status.IN_PROGRESS).update(
+            status=Run.Status.REQUIRES_ACTION,
+            required_action=required,
+            expires_at=expires_at,
+            heartbeat_at=None,
+            usage=run.usage,
+        )
+        if not waits:
+            self._end_step(step, RunStep.Status.CANCELLED)
+            self.finish(Run.Status.CANCELLED)
+            return False
+        run.status, run.required_action = Run.Status.REQUIRES_ACTION, required
+        run.expires_at, run.heartbeat_at = expires_at, None
+        # Stored before anyone hears of it: the client may submit (and number events) at once.
         emit(*ev.run_event(run))
-        self.recorder.flush()
         return False
+
+    def _run_code(self, call: tool_calls.Call) -> None:
+        assert call.parsed is not None
+        if not self._staged:
+            code_interpreter.stage_inputs(self.run)
+            self._staged = True
+        with Cancellation() as cancel:
+            self.watch.attach_code(cancel)
+            try:
+                result = code_interpreter.run_code(
+                    str(call.parsed["code"]), run=self.run, cancel=cancel
+                )
+            finally:
+                self.watch.attach_code(None)
+        call.output = result.logs or "(no output)"
+        call.outputs = result.outputs
+        self.images += result.image_file_ids
 
     def _end_step(self, step: RunStep, status: str, *, error: Any = None) -> None:
         step.status = status
@@ -333,6 +418,8 @@ class Turn:
         error: dict[str, str] | None = None,
     ) -> None:
         """Close the open message and step, then end the run in ``status`` with its event."""
+        if self.images and self.message is None:
+            self._open_message()  # charts with no words after them still reach the user
         self._close_message(incomplete=message_incomplete, error=error)
         run, now = self.run, timezone.now()
         run.status = status

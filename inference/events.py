@@ -95,16 +95,21 @@ class EventRecorder:
         self._last_flush = time.monotonic()
 
     def emit(self, name: str, data: dict[str, Any], *, flush: bool = True) -> None:
-        """Deltas pass ``flush=False``; every other event is written before the next one."""
+        """Deltas pass ``flush=False`` and go out at once, written in the next batch. Every
+        other event is written (with the batch before it) before it goes out, so a client that
+        acts on it (submits tool outputs, reconnects) finds it, and all before it, stored."""
         self.seq += 1
         payload = json.dumps(data)
-        _live(self.run_id, self.seq, name, payload)
         self.pending.append(RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=payload))
-        due = (
+        if flush:
+            self.flush()
+            _live(self.run_id, self.seq, name, payload)
+            return
+        _live(self.run_id, self.seq, name, payload)
+        if (
             len(self.pending) >= FLUSH_EVERY_EVENTS
             or time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
-        )
-        if flush or due:
+        ):
             self.flush()
 
     def flush(self) -> None:

@@ -56,13 +56,31 @@ def _history(run: Run) -> list[dict[str, Any]]:
     return history
 
 
+def _calls(step: RunStep) -> list[tuple[str, str, dict[str, Any], str | None]]:
+    """(id, function name, arguments, output or None) of each call in a tool_calls step."""
+    calls = []
+    for call in step.step_details.get("tool_calls", []):
+        if call.get("type") == "code_interpreter":
+            code = call["code_interpreter"]
+            outputs = code.get("outputs") or []
+            logs = "\n".join(o["logs"] for o in outputs if o.get("type") == "logs")
+            ran = bool(outputs)
+            calls.append(
+                (call["id"], "code_interpreter", {"code": code["input"]}, logs if ran else None)
+            )
+        elif call.get("type") == "function":
+            function = call["function"]
+            arguments = json.loads(function["arguments"] or "{}")
+            calls.append((call["id"], function["name"], arguments, function.get("output")))
+    return calls
+
+
 def _tool_round(step: RunStep, *, as_text: bool) -> list[dict[str, Any]]:
-    calls = step.step_details.get("tool_calls", [])
-    functions = [c["function"] for c in calls if c.get("type") == "function"]
-    answered = [f for f in functions if f.get("output") is not None]
+    calls = _calls(step)
+    answered = [c for c in calls if c[3] is not None]
     if as_text:
-        asked = [{"name": f["name"], "arguments": json.loads(f["arguments"])} for f in functions]
-        results = "\n".join(f"- {f['name']}: {f['output']}" for f in answered)
+        asked = [{"name": name, "arguments": arguments} for _, name, arguments, _ in calls]
+        results = "\n".join(f"- {name}: {output}" for _, name, _, output in answered)
         return [
             {"role": "assistant", "content": json.dumps(asked)},
             {"role": "user", "content": f"Tool results:\n{results}"},
@@ -72,27 +90,14 @@ def _tool_round(step: RunStep, *, as_text: bool) -> list[dict[str, Any]]:
             "role": "assistant",
             "content": "",
             "tool_calls": [
-                {
-                    "id": c["id"],
-                    "function": {
-                        "name": c["function"]["name"],
-                        "arguments": json.loads(c["function"]["arguments"]),
-                    },
-                }
-                for c in calls
-                if c.get("type") == "function"
+                {"id": call_id, "function": {"name": name, "arguments": arguments}}
+                for call_id, name, arguments, _ in calls
             ],
         }
     ]
     turn += [
-        {
-            "role": "tool",
-            "content": c["function"]["output"],
-            "tool_name": c["function"]["name"],
-            "tool_call_id": c["id"],
-        }
-        for c in calls
-        if c.get("type") == "function" and c["function"].get("output") is not None
+        {"role": "tool", "content": output, "tool_name": name, "tool_call_id": call_id}
+        for call_id, name, _, output in answered
     ]
     return turn
 

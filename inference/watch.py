@@ -8,6 +8,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from entities.models import Run
+from tools.sandbox.supervise import Cancellation
 
 from .providers import ChatStream
 
@@ -23,6 +24,7 @@ class RunWatch(threading.Thread):
         self.run_id = run_id
         self.cancelled = threading.Event()
         self._stream: ChatStream | None = None
+        self._code: Cancellation | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
 
@@ -31,6 +33,13 @@ class RunWatch(threading.Thread):
             self._stream = stream
             if self.cancelled.is_set():
                 stream.close()
+
+    def attach_code(self, cancel: Cancellation | None) -> None:
+        """The code interpreter's execution under way (None when it ended)."""
+        with self._lock:
+            self._code = cancel
+            if cancel is not None and self.cancelled.is_set():
+                cancel.set()
 
     def run(self) -> None:
         last_beat = 0.0
@@ -46,6 +55,8 @@ class RunWatch(threading.Thread):
                         self.cancelled.set()
                         if self._stream is not None:
                             self._stream.close()
+                        if self._code is not None:
+                            self._code.set()
                     return
         finally:
             close_old_connections()

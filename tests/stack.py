@@ -38,6 +38,8 @@ class Stack:
             **env,
         }
         self.env.pop("DATABASE_URL", None)
+        if "REDIS_URL" not in env:  # embedded, even when the suite runs in team mode
+            self.env.pop("REDIS_URL", None)
         self.web: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
 
@@ -109,7 +111,7 @@ class Stack:
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
-                    process.wait(timeout=10)
+                    process.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()

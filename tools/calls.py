@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from inference.providers import ToolCall
 
+from .code_interpreter import NAME as CODE_INTERPRETER
 from .functions import registry
 
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="server-function")
@@ -32,12 +33,47 @@ class Call:
     error: str | None = None
     output: str | None = None
     server: bool = False
+    # The code interpreter's wire outputs (logs, images); None until the code ran.
+    outputs: list[dict[str, Any]] | None = None
+
+    @property
+    def is_code(self) -> bool:
+        return self.name == CODE_INTERPRETER
 
     def wire(self, *, with_output: bool = True) -> dict[str, Any]:
+        if self.is_code:
+            code = (self.parsed or {}).get("code", self.arguments)
+            return {
+                "id": self.id,
+                "type": "code_interpreter",
+                "code_interpreter": {"input": code, "outputs": self.outputs or []},
+            }
         function: dict[str, Any] = {"name": self.name, "arguments": self.arguments}
         if with_output:
             function["output"] = self.output
         return {"id": self.id, "type": "function", "function": function}
+
+    def streamed(self) -> list[dict[str, Any]]:
+        """The call as OpenAI streams it in step deltas: first its id and name, then the
+        arguments (clients append the strings of successive deltas)."""
+        if self.is_code:
+            code = (self.parsed or {}).get("code", self.arguments)
+            return [
+                {
+                    "id": self.id,
+                    "type": "code_interpreter",
+                    "code_interpreter": {"input": "", "outputs": []},
+                },
+                {"type": "code_interpreter", "code_interpreter": {"input": code}},
+            ]
+        return [
+            {
+                "id": self.id,
+                "type": "function",
+                "function": {"name": self.name, "arguments": "", "output": None},
+            },
+            {"type": "function", "function": {"arguments": self.arguments}},
+        ]
 
 
 def new_call_id() -> str:
@@ -76,7 +112,7 @@ def prepare(calls: list[ToolCall], tools: list[dict[str, Any]]) -> list[Call]:
             call.error = f"The arguments of {raw.name} do not match its parameters: {detail}."
             continue
         call.parsed = parsed
-        call.server = raw.name in server
+        call.server = raw.name in server or raw.name == CODE_INTERPRETER
     for call in prepared:
         if call.error is not None:
             call.output = f"Error: {call.error} Call it again with corrected arguments."

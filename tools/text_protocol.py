@@ -13,6 +13,8 @@ Recognised, for a tool named ``get_weather``::
     {"name": "get_weather", "parameters": {"city": "Paris"}}
     ```
     <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>
+
+and, when the run has the code interpreter, a reply that is only a ```python block.
 """
 
 import json
@@ -23,6 +25,8 @@ from inference.providers import ToolCall
 
 _TAG = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+_PYTHON = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)\n?```$", re.DOTALL)
+CODE_TOOL = "code_interpreter"
 _OPENINGS = ("{", "[", "```", "<tool_call>")
 
 
@@ -40,6 +44,11 @@ def instructions(tools: list[dict[str, Any]], *, required: str | None = None) ->
         "{...}} (several calls: a JSON list of such objects) and nothing else. The results "
         "come back in the next message. When no tool is needed, answer normally."
     )
+    if any(t["function"]["name"] == CODE_TOOL for t in tools):
+        lines.append(
+            "To run Python with code_interpreter you may also reply with only a "
+            "```python fenced block."
+        )
     if required:
         lines.append(f"You must call {required} now.")
     return "\n".join(lines)
@@ -62,6 +71,8 @@ def _as_call(item: Any, names: set[str]) -> ToolCall | None:
 def parse(text: str, names: set[str]) -> list[ToolCall] | None:
     """The tool calls a whole reply makes, or None when it is an ordinary answer."""
     stripped = text.strip()
+    if CODE_TOOL in names and (code := _PYTHON.match(stripped)):
+        return [ToolCall(name=CODE_TOOL, arguments={"code": code.group(1)})]
     bodies = _TAG.findall(stripped)
     if bodies:
         if _TAG.sub("", stripped).strip():

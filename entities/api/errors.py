@@ -71,6 +71,8 @@ def _validation_response(exc: exceptions.ValidationError) -> Response:
             code="missing_required_parameter",
         )
     message = str(detail)
+    if code == "unknown_parameter":
+        return error_response(message, status_code=400, param=param, code=code)
     if param and not message.startswith(param.split("[")[0]):
         message = f"Invalid '{param}': {message}"
     return error_response(message, status_code=400, param=param or None, code="invalid_value")

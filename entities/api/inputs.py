@@ -45,7 +45,8 @@ class Input(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields) - _FORM_FIELDS)
         if unknown:
             raise serializers.ValidationError(
-                {unknown[0]: [f"Unrecognized request argument supplied: {unknown[0]}"]}
+                {unknown[0]: [f"Unrecognized request argument supplied: {unknown[0]}"]},
+                code="unknown_parameter",
             )
         return super().to_internal_value(data)
 

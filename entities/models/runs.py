@@ -63,6 +63,8 @@ class Run(models.Model):
     # Kept by the engine: how often a worker took the run, and when one last showed it was alive.
     attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The Ollama host the run was sent to (inference.hosts), counted to find the least busy.
+    ollama_host = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

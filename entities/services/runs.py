@@ -10,6 +10,7 @@ from django.utils import timezone
 from entities.errors import Conflict, InvalidRequest
 from entities.models import Assistant, Run, RunStep, Thread, User
 from inference.events import record_events, run_event, step_event
+from inference.live import publish, thread_group
 from inference.tasks import enqueue_run
 from tools.functions import with_server_schema
 
@@ -84,6 +85,9 @@ def run_create(
     created = run_event(run)
     record_events(run, [("thread.run.created", created[1]), created])
     transaction.on_commit(lambda: enqueue_run(run.id))
+    # Participants with the thread open (entities.chat.consumers) follow the new run live.
+    notice = {"type": "thread.run", "run_id": run.id, "origin": None}
+    transaction.on_commit(lambda: publish(thread_group(thread.id), notice))
     return run
 
 

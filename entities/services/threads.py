@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from entities.errors import InvalidRequest
 from entities.models import Assistant, File, Message, Run, Thread, User
+from inference.events import message_event
+from inference.live import publish, thread_group
 
 
 def _check_file_ids(*, owner: User, file_ids: Iterable[str], param: str) -> None:
@@ -116,7 +118,7 @@ def message_create(
             param=f"{param_prefix}attachments",
         )
     now = timezone.now()
-    return Message.objects.create(
+    message = Message.objects.create(
         thread=thread,
         role=role,
         content=content,
@@ -129,6 +131,11 @@ def message_create(
         metadata=metadata or {},
         created_at=now,
     )
+    # Participants with the thread open in a browser see it at once (entities.chat.consumers).
+    name, data = message_event(message, "created")
+    notice = {"type": "thread.event", "event": name, "data": data}
+    transaction.on_commit(lambda: publish(thread_group(thread.id), notice))
+    return message
 
 
 def message_update(*, message: Message, metadata: dict[str, str]) -> Message:

@@ -1,8 +1,10 @@
 """Providers, chosen by the run's model: ``ENDPOINT/MODEL`` for a configured endpoint, else Ollama.
 
 The registry maps a provider type to the class that speaks it; adding one is adding a module
-and a line here.
+and a line here. Which Ollama host answers is chosen by ``inference.hosts``.
 """
+
+from collections.abc import Collection
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -26,12 +28,32 @@ __all__ = [
 ]
 
 
-def resolve(model: str) -> tuple[Provider, str]:
-    """The provider for a model name, and the name that provider knows the model by."""
+def resolve(model: str, *, run_id: str | None = None) -> tuple[Provider, str]:
+    """The provider for a model name, and the name that provider knows the model by.
+
+    For a run (``run_id``), or whenever ``OLLAMA_HOSTS`` names several hosts, Ollama models go
+    to the host ``inference.hosts`` chooses (recorded on the run), and move to another if
+    that one turns out to be down before anything was streamed.
+    """
     prefix, _, rest = model.partition("/")
     endpoint = settings.INFERENCE_ENDPOINTS.get(prefix) if rest else None
     if endpoint is not None:
         kind = endpoint.get("provider", "openai-compatible")
         provider_class = import_string(PROVIDERS[kind])
         return provider_class(name=prefix, **endpoint), rest
-    return import_string(PROVIDERS["ollama"])(), model
+    ollama_class = import_string(PROVIDERS["ollama"])
+    from inference import hosts  # here: it needs the app registry, the providers do not
+
+    if not hosts.routing_applies(run_id):
+        return ollama_class(), model
+    host = hosts.choose(model, run_id=run_id)
+    if host is None:
+        raise ProviderError(
+            "No Ollama host is enabled: enable one in the admin (Ollama hosts) "
+            "or list them in OLLAMA_HOSTS."
+        )
+
+    def reroute(failed: str, error: str, tried: Collection[str]) -> str | None:
+        return hosts.reroute(model, failed, error, tried=tried, run_id=run_id)
+
+    return ollama_class(host=host, reroute=reroute), model

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import httpx
@@ -17,8 +17,17 @@ _show_cache: dict[tuple[str, str], tuple[float, ModelInfo]] = {}
 _show_lock = threading.Lock()
 
 
-def _connect_error(host: str, exc: Exception) -> ProviderError:
-    return ProviderError(
+class HostUnreachable(ProviderError):
+    """The host refused the connection: nothing was sent or read, so another may be tried."""
+
+
+# Given the host that would not take a connection, why, and the hosts tried so far: another
+# host to try, or None. The routing (``inference.hosts``) sets one when there is a choice.
+Reroute = Callable[[str, str, Collection[str]], str | None]
+
+
+def _connect_error(host: str, exc: Exception) -> HostUnreachable:
+    return HostUnreachable(
         f"Ollama is not reachable at {host} ({exc.__class__.__name__}: {exc}). "
         "Check that it is running and that OLLAMA_HOST points at it.",
         permanent=False,
@@ -63,13 +72,31 @@ def _format(response_format: Any) -> Any:
 
 
 class OllamaStream:
-    def __init__(self, host: str, request: ChatRequest) -> None:
-        self.host = host
+    def __init__(self, provider: "OllamaProvider", request: ChatRequest) -> None:
+        self.provider = provider
+        self.host = provider.host
         self.request = request
-        self._client = ollama.Client(host=host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+        self._client = ollama.Client(host=self.host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
         self._closed = False
 
     def __iter__(self) -> Iterator[Chunk]:
+        while True:
+            try:
+                yield from self._read()
+                return
+            except HostUnreachable as exc:
+                if self._closed or not self.provider.failover(exc):
+                    raise
+                self._connect(self.provider.host)
+
+    def _connect(self, host: str) -> None:
+        old, self.host = self._client, host
+        self._client = ollama.Client(host=host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+        old.close()
+        if self._closed:  # closed while we switched: close the new client too
+            self._client.close()
+
+    def _read(self) -> Iterator[Chunk]:
         request = self.request
         try:
             stream = self._client.chat(
@@ -120,18 +147,41 @@ class OllamaStream:
 
 
 class OllamaProvider:
+    """One Ollama host; with ``reroute``, a request the host refuses moves to another host."""
+
     name = "ollama"
 
-    def __init__(self, host: str | None = None) -> None:
+    def __init__(self, host: str | None = None, *, reroute: Reroute | None = None) -> None:
         self.host = host or settings.OLLAMA_HOST
+        self._reroute = reroute
+        self._tried = [self.host]
+
+    def failover(self, error: HostUnreachable) -> bool:
+        """Move to another host after ``error``; False when there is none to move to."""
+        if self._reroute is None:
+            return False
+        host = self._reroute(self.host, error.message, tuple(self._tried))
+        if host is None or host in self._tried:
+            return False
+        self.host = host
+        self._tried.append(host)
+        return True
 
     def _client(self) -> ollama.Client:
         return ollama.Client(host=self.host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
 
     def chat(self, request: ChatRequest) -> OllamaStream:
-        return OllamaStream(self.host, request)
+        return OllamaStream(self, request)
 
     def model_info(self, model: str) -> ModelInfo:
+        while True:
+            try:
+                return self._model_info(model)
+            except HostUnreachable as exc:
+                if not self.failover(exc):
+                    raise
+
+    def _model_info(self, model: str) -> ModelInfo:
         key = (self.host, model)
         with _show_lock:
             cached = _show_cache.get(key)

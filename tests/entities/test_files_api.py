@@ -57,3 +57,10 @@ def test_upload_errors(as_alice: APIClient) -> None:
 def test_a_path_in_the_filename_is_flattened(as_alice: APIClient) -> None:
     made = upload(as_alice, name="../../etc/passwd")
     assert "/" not in made["filename"]
+
+
+def test_content_ignores_what_the_client_accepts(as_alice: APIClient) -> None:
+    made = upload(as_alice)
+    content = as_alice.get(f"/v1/files/{made['id']}/content", HTTP_ACCEPT="application/binary")
+    assert content.status_code == 200
+    assert b"".join(content.streaming_content) == b"x,y\n1,2\n"  # type: ignore[attr-defined]

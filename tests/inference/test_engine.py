@@ -280,3 +280,23 @@ def test_a_model_named_endpoint_slash_model_runs_on_that_openai_compatible_serve
     assert sent.body["model"] == "llama3.1"
     assert sent.headers["authorization"] == "Bearer sk-test"
     assert ollama.requests_to("/api/chat") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_before_the_first_token_does_not_wait_for_the_model(
+    ollama: OllamaDouble, make_run: Any
+) -> None:
+    import time
+
+    ollama.enqueue(Reply(content="late", delay_before_first_token=30))
+    run = make_run()
+    worker = threading.Thread(target=execute_run, args=(run.id,))
+    worker.start()
+    ollama.wait_for_requests(1, "/api/chat", timeout=10)
+    run_cancel(run=run)
+    asked = time.monotonic()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked < 1.5
+    run.refresh_from_db()
+    assert run.status == "cancelled"

@@ -155,7 +155,7 @@ def test_a_server_function_answers_in_one_run(
     offered = ollama.requests_to("/api/chat")[0]["tools"][0]["function"]
     assert offered["parameters"]["required"] == ["expression"]
     names = events_of(run)
-    assert names.count("thread.run.step.delta") == 2  # the call, then its output
+    assert names.count("thread.run.step.delta") == 3  # id and name, arguments, output
     assert "thread.run.requires_action" not in names
 
 
@@ -305,3 +305,43 @@ def test_outputs_not_submitted_in_time_expire_the_run(
     assert run.status == "expired"
     assert run.required_action is None
     assert run.steps.get(type="tool_calls").status == "expired"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_during_a_tool_round_is_not_lost(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    import threading
+
+    from entities.services.runs import run_cancel
+    from tools.functions import server_function
+
+    started, release = threading.Event(), threading.Event()
+
+    @server_function
+    def slow_lookup() -> str:
+        """Takes a moment."""
+        started.set()
+        release.wait(5)
+        return "found"
+
+    assistant.tools = [{"type": "function", "function": {"name": "slow_lookup"}}, WEATHER]
+    assistant.save()
+    ollama.enqueue(
+        Reply(
+            tool_calls=[
+                {"name": "slow_lookup", "arguments": {}},
+                {"name": "get_weather", "arguments": {"city": "Paris"}},
+            ]
+        )
+    )
+    run = make_run()
+    worker = threading.Thread(target=execute_run, args=(run.id,))
+    worker.start()
+    assert started.wait(10)
+    run_cancel(run=run)  # in_progress: asks the worker, which is busy in the server function
+    release.set()
+    worker.join(10)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert run.required_action is None

@@ -1,11 +1,13 @@
 """``/v1/files``: upload, list, retrieve, download, delete."""
 
 import mimetypes
+from typing import Any
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,7 +66,20 @@ class FileDetailView(ApiView):
         return Response({**deleted(file_id, "file"), "object": "file"})
 
 
+class AnyAccept(BaseContentNegotiation):
+    """The content is the file whatever the client accepts (the openai SDK sends
+    ``Accept: application/binary``); errors still come as JSON."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: Any = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
 class FileContentView(ApiView):
+    content_negotiation_class = AnyAccept
+
     @extend_schema(operation_id="downloadFile", responses={(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request: Request, file_id: str) -> FileResponse:
         file = selectors.file_get(self.user, file_id)

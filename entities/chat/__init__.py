@@ -1,0 +1,1 @@
+"""The browser chat: the page at ``/``, its login, and the thread websocket it talks over."""

@@ -1,0 +1,1 @@
+"""The operator's console: admin pages for Ollama's models, live runs, failures and usage."""

@@ -1,0 +1,197 @@
+"""Admin pages of the console. Staff only: every view is wrapped by ``admin.site.admin_view``."""
+
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from entities.api.errors import error_body
+from entities.errors import EntitiesError
+from entities.models import Run
+from entities.services.runs import run_cancel
+from inference import ollama_models
+from inference.providers import ProviderError
+
+from . import reports
+
+View = Callable[..., HttpResponseBase]
+
+
+def staff_only(view: View) -> View:
+    return admin.site.admin_view(view)
+
+
+def _page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
+    return render(
+        request,
+        template,
+        {**admin.site.each_context(request), "title": title, **context},
+    )
+
+
+@staff_only
+@require_GET
+def console_index(request: HttpRequest) -> HttpResponse:
+    return _page(request, "admin/console/index.html", "Operator console")
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+@staff_only
+@require_GET
+def models_page(request: HttpRequest) -> HttpResponse:
+    try:
+        entries, problem = ollama_models.catalogue(), None
+    except ProviderError as exc:
+        entries, problem = [], exc.message
+    return _page(
+        request,
+        "admin/console/models.html",
+        "Models",
+        entries=entries,
+        problem=problem,
+        ollama_host=settings.OLLAMA_HOST,
+    )
+
+
+async def _pull_lines(name: str) -> AsyncIterator[str]:
+    try:
+        async for progress in ollama_models.pull(name):
+            yield json.dumps(progress) + "\n"
+    except ProviderError as exc:
+        yield json.dumps({"error": exc.message}) + "\n"
+
+
+@staff_only
+@require_POST
+def model_pull(request: HttpRequest) -> HttpResponseBase:
+    """Ollama's ``/api/pull`` progress, passed on line by line (NDJSON) as it comes."""
+    name = (request.POST.get("name") or "").strip()
+    if not name:
+        body = error_body("Name the model to pull.", status_code=400, param="name")
+        return JsonResponse(body, status=400)
+    response = StreamingHttpResponse(_pull_lines(name), content_type="application/x-ndjson")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@staff_only
+@require_POST
+def model_delete(request: HttpRequest) -> HttpResponse:
+    name = (request.POST.get("name") or "").strip()
+    try:
+        ollama_models.delete(name)
+    except ProviderError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Deleted {name} from Ollama.")
+    return HttpResponseRedirect(reverse("console:models"))
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+@staff_only
+@require_GET
+def runs_page(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        "admin/console/runs.html",
+        "Runs",
+        active=reports.active_runs(),
+        failures=reports.recent_failures(),
+    )
+
+
+@staff_only
+@require_GET
+def runs_active(request: HttpRequest) -> JsonResponse:
+    """The active runs as JSON; the runs page polls it."""
+    return JsonResponse({"object": "list", "data": reports.active_runs()})
+
+
+@staff_only
+@require_POST
+def run_cancel_view(request: HttpRequest, run_id: str) -> JsonResponse:
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        return JsonResponse(
+            error_body(f"No run found with id '{run_id}'.", status_code=404), status=404
+        )
+    try:
+        run = run_cancel(run=run)
+    except EntitiesError as exc:
+        body = error_body(exc.message, status_code=exc.status_code, code=exc.code)
+        return JsonResponse(body, status=exc.status_code)
+    return JsonResponse({"id": run.id, "status": run.status})
+
+
+# --- usage -----------------------------------------------------------------------------------
+
+PERIODS = {
+    "24h": ("Last 24 hours", timedelta(hours=24)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+    "30d": ("Last 30 days", timedelta(days=30)),
+    "all": ("All time", None),
+    "custom": ("From … to …", None),
+}
+
+
+class PeriodForm(forms.Form):
+    period = forms.ChoiceField(
+        choices=[(k, label) for k, (label, _) in PERIODS.items()], initial="7d", required=False
+    )
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Included.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and until < since:
+            self.add_error("until", "The end comes before the start.")
+        return cleaned
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """``[since, until)`` of the chosen period; a custom one runs to the end of ``until``."""
+        data = self.cleaned_data
+        period = data.get("period") or "7d"
+        if period != "custom":
+            span = PERIODS[period][1]
+            return (timezone.now() - span if span else None), None
+        zone = timezone.get_current_timezone()
+        since = data.get("since")
+        until = data.get("until")
+        return (
+            datetime.combine(since, time.min, zone) if since else None,
+            datetime.combine(until + timedelta(days=1), time.min, zone) if until else None,
+        )
+
+
+@staff_only
+@require_GET
+def usage_page(request: HttpRequest) -> HttpResponse:
+    form = PeriodForm(request.GET or {"period": "7d"})
+    rows = reports.usage(*form.bounds()) if form.is_valid() else None
+    return _page(request, "admin/console/usage.html", "Usage", form=form, rows=rows)

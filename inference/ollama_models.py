@@ -1,0 +1,108 @@
+"""Managing Ollama's models for operators: the catalogue with capabilities, pull, delete.
+
+Runs only read models (``inference.providers.ollama``); the operator's console changes them
+through here, with the same official client and the same error wording.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import ollama
+from django.conf import settings
+
+from .providers import ProviderError
+from .providers.ollama import OllamaProvider
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    name: str
+    family: str
+    parameter_size: str
+    quantization: str
+    size: int
+    modified_at: str | None
+    capabilities: tuple[str, ...] = ()
+    context_length: int | None = None
+    loaded: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _unreachable(host: str, exc: Exception) -> ProviderError:
+    return ProviderError(
+        f"Ollama is not reachable at {host} ({exc.__class__.__name__}: {exc}). "
+        "Check that it is running and that OLLAMA_HOST points at it.",
+        permanent=False,
+    )
+
+
+def _loaded_names(host: str) -> set[str]:
+    try:
+        with ollama.Client(host=host, timeout=10) as client:
+            return {m.model or "" for m in client.ps().models}
+    except (ollama.ResponseError, httpx.HTTPError, ConnectionError):
+        return set()  # the catalogue still shows without it
+
+
+def catalogue(host: str | None = None) -> list[CatalogueEntry]:
+    """``/api/tags`` with each model's capabilities from ``/api/show``, and whether it is loaded."""
+    provider = OllamaProvider(host)
+    loaded = _loaded_names(provider.host)
+    entries = []
+    for model in provider.list_models():
+        details = model.details or {}
+        problems = []
+        try:
+            info = provider.model_info(model.name)
+            capabilities, context = info.capabilities, info.context_length
+        except ProviderError as exc:
+            capabilities, context = (), None
+            problems.append(exc.message)
+        entries.append(
+            CatalogueEntry(
+                name=model.name,
+                family=details.get("family") or "",
+                parameter_size=details.get("parameter_size") or "",
+                quantization=details.get("quantization_level") or "",
+                size=model.size or 0,
+                modified_at=model.modified_at,
+                capabilities=tuple(capabilities),
+                context_length=context,
+                loaded=model.name in loaded,
+                problems=problems,
+            )
+        )
+    return sorted(entries, key=lambda e: e.name)
+
+
+async def pull(name: str, host: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Ollama's progress lines for pulling ``name`` (``status``, ``total``, ``completed``...).
+
+    Raises ProviderError when Ollama refuses (an unknown name) or cannot be reached.
+    """
+    host = host or settings.OLLAMA_HOST
+    client = ollama.AsyncClient(host=host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+    try:
+        async for progress in await client.pull(name, stream=True):
+            yield progress.model_dump(exclude_none=True)
+    except ollama.ResponseError as exc:
+        raise ProviderError(f"Ollama could not pull '{name}': {exc.error}") from exc
+    except (httpx.HTTPError, ConnectionError) as exc:
+        raise _unreachable(host, exc) from exc
+    finally:
+        await client.close()
+
+
+def delete(name: str, host: str | None = None) -> None:
+    host = host or settings.OLLAMA_HOST
+    try:
+        with ollama.Client(host=host, timeout=30) as client:
+            client.delete(name)
+    except ollama.ResponseError as exc:
+        if exc.status_code == 404:
+            raise ProviderError(f"Ollama at {host} has no model '{name}'.") from exc
+        raise ProviderError(f"Ollama at {host} answered {exc.status_code}: {exc.error}") from exc
+    except (httpx.HTTPError, ConnectionError) as exc:
+        raise _unreachable(host, exc) from exc

@@ -1,0 +1,234 @@
+"""The operator's console (/admin/console/): models on Ollama, live runs, failures, usage."""
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client, override_settings
+from django.utils import timezone
+
+from entities.models import Assistant, Run, RunEvent, Thread, User
+from entities.services.assistants import assistant_create
+from entities.services.runs import run_create
+from entities.services.threads import message_create, thread_create
+from entities.services.users import user_create
+from entities.validation import normalize_message_content
+from inference.engine import execute_run
+from inference.testing.ollama_double import OllamaDouble, Reply
+
+
+@pytest.fixture
+def ollama() -> Iterator[OllamaDouble]:
+    with OllamaDouble() as double, override_settings(OLLAMA_HOST=double.host):
+        yield double
+
+
+@pytest.fixture
+def console(operator: User) -> Client:
+    client = Client()
+    assert client.login(username="operator", password="s3cret-pass")
+    return client
+
+
+@pytest.fixture
+def assistant(alice: User) -> Assistant:
+    return assistant_create(owner=alice, model="llama3.1", name="Helper")
+
+
+@pytest.fixture
+def thread(alice: User) -> Thread:
+    return thread_create(creator=alice)
+
+
+def ask(thread: Thread, author: User, assistant: Assistant, text: str = "Hi") -> Run:
+    message_create(thread=thread, author=author, content=normalize_message_content(text))
+    return run_create(thread=thread, assistant=assistant, created_by=author)
+
+
+def pull(operator: User, name: str) -> tuple[str, list[dict[str, object]]]:
+    """Ask the console for a pull, as the page's script does; the content type and the lines."""
+    browser = AsyncClient()
+    browser.force_login(operator.account)  # type: ignore[arg-type]
+
+    async def read() -> tuple[str, bytes]:
+        response = await browser.post("/admin/console/models/pull", {"name": name})
+        chunks = [chunk async for chunk in response.streaming_content]  # type: ignore[attr-defined]
+        return response["Content-Type"], b"".join(chunks)
+
+    content_type, body = async_to_sync(read)()
+    return content_type, [json.loads(line) for line in body.decode().splitlines()]
+
+
+# --- who may see it ------------------------------------------------------------------------------
+
+
+def test_the_console_is_linked_from_the_admin_index(console: Client) -> None:
+    page = console.get("/admin/").content.decode()
+    for url in ("/admin/console/", "/admin/console/models/", "/admin/console/runs/"):
+        assert f'href="{url}"' in page
+    assert 'href="/admin/console/usage/"' in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/console/", "/admin/console/models/", "/admin/console/runs/", "/admin/console/usage/"],
+)
+def test_only_staff_get_in(url: str, db: None) -> None:
+    user_create(name="dave", username="dave", password="dave-passphrase")
+    browser = Client()
+    assert browser.login(username="dave", password="dave-passphrase")
+    for client in (Client(), browser):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    dave_pulls = browser.post("/admin/console/models/pull", {"name": "llama3.1"})
+    assert dave_pulls.status_code == 302
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def test_the_catalogue_shows_each_models_details_and_capabilities(
+    console: Client, ollama: OllamaDouble
+) -> None:
+    page = console.get("/admin/console/models/").content.decode()
+    assert 'data-model="llama3.1:latest"' in page
+    row = page[page.index('data-model="qwen3:latest"') :].split("</tr>")[0]
+    for shown in ("qwen3", "8.2B", "Q4_K_M", "4.9\xa0GB", "40960", "thinking", "tools"):
+        assert shown in row, shown
+    phi3 = page[page.index('data-model="phi3:latest"') :].split("</tr>")[0]
+    assert "tools" not in phi3
+
+
+def test_the_catalogue_says_when_ollama_is_down(console: Client, ollama: OllamaDouble) -> None:
+    ollama.stop()
+    response = console.get("/admin/console/models/")
+    assert response.status_code == 200
+    assert "Ollama is not reachable at" in response.content.decode()
+
+
+def test_pulling_streams_ollamas_progress_then_the_model_is_listed(
+    console: Client, operator: User, ollama: OllamaDouble
+) -> None:
+    ollama.add_pullable("tinyllama:1.1b", size=637_700_000, parameter_size="1.1B")
+    ollama.pull_steps = 4
+    content_type, progress = pull(operator, "tinyllama:1.1b")
+    assert content_type == "application/x-ndjson"
+    assert progress[0] == {"status": "pulling manifest"}
+    done = [p["completed"] for p in progress if "completed" in p]
+    assert done == [0, 159_425_000, 318_850_000, 478_275_000, 637_700_000]
+    assert all(p["total"] == 637_700_000 for p in progress if "total" in p)
+    assert progress[-1] == {"status": "success"}
+    assert 'data-model="tinyllama:1.1b"' in console.get("/admin/console/models/").content.decode()
+
+
+def test_pulling_an_unknown_name_ends_with_ollamas_error(
+    console: Client, operator: User, ollama: OllamaDouble
+) -> None:
+    _, progress = pull(operator, "no-such-model")
+    assert progress[-1] == {
+        "error": "Ollama could not pull 'no-such-model': pull model manifest: file does not exist"
+    }
+    assert console.post("/admin/console/models/pull", {"name": " "}).status_code == 400
+
+
+def test_deleting_a_model_removes_it_from_ollama(console: Client, ollama: OllamaDouble) -> None:
+    response = console.post("/admin/console/models/delete", {"name": "phi3:latest"}, follow=True)
+    assert ollama.get_model("phi3") is None
+    page = response.content.decode()
+    assert "Deleted phi3:latest from Ollama." in page
+    assert 'data-model="phi3:latest"' not in page
+    again = console.post("/admin/console/models/delete", {"name": "phi3:latest"}, follow=True)
+    assert "has no model &#x27;phi3:latest&#x27;" in again.content.decode()
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def test_active_runs_show_status_model_tokens_so_far_and_elapsed(
+    console: Client, thread: Thread, alice: User, assistant: Assistant
+) -> None:
+    run = ask(thread, alice, assistant)
+    started = timezone.now() - timedelta(seconds=42)
+    Run.objects.filter(pk=run.pk).update(status="in_progress", started_at=started)
+    RunEvent.objects.bulk_create(
+        RunEvent(run=run, seq=10 + i, event="thread.message.delta", data="{}") for i in range(7)
+    )
+    active = console.get("/admin/console/runs/active").json()["data"]
+    assert len(active) == 1
+    shown = active[0]
+    assert (shown["id"], shown["status"], shown["model"]) == (run.id, "in_progress", "llama3.1")
+    assert (shown["assistant"], shown["user"], shown["tokens"]) == ("Helper", "alice", 7)
+    assert 42 <= shown["elapsed_seconds"] < 60
+    assert run.id in console.get("/admin/console/runs/").content.decode()
+
+
+def test_cancel_from_the_console(
+    console: Client, thread: Thread, alice: User, assistant: Assistant
+) -> None:
+    run = ask(thread, alice, assistant)
+    response = console.post(f"/admin/console/runs/{run.id}/cancel")
+    assert response.json() == {"id": run.id, "status": "cancelled"}
+    assert console.get("/admin/console/runs/active").json()["data"] == []
+    again = console.post(f"/admin/console/runs/{run.id}/cancel")
+    assert again.status_code == 400
+    assert again.json()["error"]["message"] == "Cannot cancel run with status 'cancelled'."
+    assert console.post("/admin/console/runs/run_nope/cancel").status_code == 404
+
+
+def test_failures_show_their_last_error(
+    console: Client, ollama: OllamaDouble, thread: Thread, alice: User
+) -> None:
+    ghost = assistant_create(owner=alice, model="no-such-model", name="Ghost")
+    run = ask(thread, alice, ghost)
+    execute_run(run.id)
+    page = console.get("/admin/console/runs/").content.decode()
+    failures = page[page.index('id="failures"') :]
+    assert run.id in failures
+    assert "model &#x27;no-such-model&#x27; is not available on" in failures
+
+
+# --- usage --------------------------------------------------------------------------------------
+
+
+def test_usage_per_user_and_per_assistant_over_a_period(
+    console: Client, ollama: OllamaDouble, alice: User, bob: User, assistant: Assistant
+) -> None:
+    ollama.enqueue(
+        Reply(content="one", prompt_eval_count=10, eval_count=3),
+        Reply(content="two", prompt_eval_count=20, eval_count=5),
+        Reply(content="three", prompt_eval_count=40, eval_count=7),
+        Reply(content="old", prompt_eval_count=1000, eval_count=1000),
+    )
+    other = assistant_create(owner=bob, model="phi3", name="Other")
+    alices, bobs = thread_create(creator=alice), thread_create(creator=bob)
+    for thread, user, helper in ((alices, alice, assistant), (bobs, bob, other)):
+        execute_run(ask(thread, user, helper).id)
+    execute_run(ask(alices, alice, assistant).id)
+    old = ask(alices, alice, assistant)
+    execute_run(old.id)
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+
+    rows = console.get("/admin/console/usage/", {"period": "30d"}).context["rows"]
+    by_user = {r.name: (r.runs, r.prompt_tokens, r.completion_tokens) for r in rows["users"]}
+    assert by_user == {"alice": (2, 50, 10), "bob": (1, 20, 5)}
+    by_assistant = {r.name: (r.runs, r.total_tokens, r.detail) for r in rows["assistants"]}
+    assert by_assistant == {"Helper": (2, 60, "llama3.1"), "Other": (1, 25, "phi3")}
+
+    everything = console.get("/admin/console/usage/", {"period": "all"}).context["rows"]
+    assert everything["users"][0].name == "alice"
+    assert everything["users"][0].prompt_tokens == 1050
+
+    day = (timezone.now() - timedelta(days=40)).date().isoformat()
+    custom = console.get("/admin/console/usage/", {"period": "custom", "since": day, "until": day})
+    assert [(r.name, r.runs) for r in custom.context["rows"]["users"]] == [("alice", 1)]
+    page = custom.content.decode()
+    assert 'id="usage-users"' in page and 'id="usage-assistants"' in page
+
+    backwards = console.get(
+        "/admin/console/usage/", {"period": "custom", "since": "2026-02-02", "until": "2026-02-01"}
+    )
+    assert backwards.context["rows"] is None
+    assert "The end comes before the start." in backwards.content.decode()
