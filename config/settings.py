@@ -238,7 +238,7 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": 500,
     # The ORM broker polls; a short pause keeps the wait for a worker small.
-    "poll": env.float("Q_POLL_SECONDS", default=0.02),
+    "poll": env.float("Q_POLL_SECONDS", default=0.01),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -335,8 +335,6 @@ OLLAMA_PROBE_TIMEOUT_SECONDS = env.float("OLLAMA_PROBE_TIMEOUT_SECONDS", default
 # A run queued this long while the broker's queue is empty lost its task (its worker was
 # killed holding it): it is enqueued again (inference.redelivery, every minute).
 RUN_REDELIVER_SECONDS = env.float("RUN_REDELIVER_SECONDS", default=60.0)
-# A worker is "seen" in /health when its cluster's heartbeat is at most this old.
-WORKER_SEEN_SECONDS = env.float("WORKER_SEEN_SECONDS", default=30.0)
 
 # Production behind an HTTPS proxy (deploy/nginx): secure cookies, HSTS, redirect to https.
 # `python manage.py check --deploy` is clean with HTTPS=true and the env of docs/deployment.md.

@@ -13,7 +13,7 @@ import ollama
 from django.conf import settings
 
 from .providers import ProviderError
-from .providers.ollama import OllamaProvider
+from .providers.ollama import OllamaProvider, new_client
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _unreachable(host: str, exc: Exception) -> ProviderError:
 
 def _loaded_names(host: str) -> set[str]:
     try:
-        with ollama.Client(host=host, timeout=10) as client:
+        with new_client(host, timeout=10) as client:
             return {m.model or "" for m in client.ps().models}
     except (ollama.ResponseError, httpx.HTTPError, ConnectionError):
         return set()  # the catalogue still shows without it
@@ -98,7 +98,7 @@ async def pull(name: str, host: str | None = None) -> AsyncIterator[dict[str, An
 def delete(name: str, host: str | None = None) -> None:
     host = host or settings.OLLAMA_HOST
     try:
-        with ollama.Client(host=host, timeout=30) as client:
+        with new_client(host, timeout=30) as client:
             client.delete(name)
     except ollama.ResponseError as exc:
         if exc.status_code == 404:

@@ -9,7 +9,7 @@ import httpx
 import ollama
 from django.conf import settings
 
-from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall
+from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall, shared_ssl_context
 
 # /api/show answers change only when a model is pulled again; a short cache saves a round trip.
 _SHOW_TTL_SECONDS = 60.0
@@ -24,6 +24,15 @@ class HostUnreachable(ProviderError):
 # Given the host that would not take a connection, why, and the hosts tried so far: another
 # host to try, or None. The routing (``inference.hosts``) sets one when there is a choice.
 Reroute = Callable[[str, str, Collection[str]], str | None]
+
+
+def new_client(host: str, timeout: float | None = None) -> ollama.Client:
+    """An ollama client for one stream or call (closing it ends that stream at once)."""
+    return ollama.Client(
+        host=host,
+        timeout=timeout if timeout is not None else settings.OLLAMA_TIMEOUT_SECONDS,
+        verify=shared_ssl_context(),
+    )
 
 
 def _connect_error(host: str, exc: Exception) -> HostUnreachable:
@@ -76,7 +85,7 @@ class OllamaStream:
         self.provider = provider
         self.host = provider.host
         self.request = request
-        self._client = ollama.Client(host=self.host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+        self._client = new_client(self.host)
         self._closed = False
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -91,7 +100,7 @@ class OllamaStream:
 
     def _connect(self, host: str) -> None:
         old, self.host = self._client, host
-        self._client = ollama.Client(host=host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+        self._client = new_client(host)
         old.close()
         if self._closed:  # closed while we switched: close the new client too
             self._client.close()
@@ -168,7 +177,7 @@ class OllamaProvider:
         return True
 
     def _client(self) -> ollama.Client:
-        return ollama.Client(host=self.host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+        return new_client(self.host)
 
     def chat(self, request: ChatRequest) -> OllamaStream:
         return OllamaStream(self, request)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall
+from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall, shared_ssl_context
 
 
 def _body(request: ChatRequest) -> dict[str, Any]:
@@ -159,7 +159,10 @@ class OpenAICompatibleProvider:
     def http_client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=settings.OLLAMA_TIMEOUT_SECONDS
+            base_url=self.base_url,
+            headers=headers,
+            timeout=settings.OLLAMA_TIMEOUT_SECONDS,
+            verify=shared_ssl_context(),
         )
 
     def http_error(self, response: httpx.Response, model: str) -> ProviderError:
