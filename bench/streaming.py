@@ -669,7 +669,7 @@ def machine(extra: dict[str, str]) -> list[str]:
         f"python:   {platform.python_version()} ({sys.executable})",
         f"packages: {versions}",
         f"command:  python -m bench.streaming {' '.join(sys.argv[1:])}".rstrip(),
-        f"settings: Q_POLL_SECONDS={env.get('Q_POLL_SECONDS', '0.02 (default)')}, "
+        f"settings: Q_POLL_SECONDS={env.get('Q_POLL_SECONDS', '0.01 (default)')}, "
         f"WORKERS for 1-2: {env.get('WORKERS', '4 (default)')}"
         + "".join(f", {key}={value}" for key, value in extra.items()),
     ]
