@@ -1,7 +1,10 @@
 """The Ollama double, a thread with an assistant ready to run, and (for end-to-end tests) a
 whole stack in real processes, shared by the session."""
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,9 +61,12 @@ def double() -> Iterator[OllamaDouble]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, double: OllamaDouble) -> Iterator[Stack]:
+def stack(double: OllamaDouble) -> Iterator[Stack]:
+    # Not under pytest's tmp root (0700): the sandbox's unprivileged uid must reach DATA_DIR.
+    data_dir = Path(tempfile.mkdtemp(prefix="entities-stack-"))
+    data_dir.chmod(0o711)
     stack = Stack(
-        tmp_path_factory.mktemp("stack"),
+        data_dir,
         double.host,
         RUN_STALE_SECONDS="3",
         RUN_HEARTBEAT_SECONDS="0.5",
@@ -71,6 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, double: OllamaDouble) -> Ite
         yield stack.start()
     finally:
         stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """What an operator watches: /health (dependencies, workers, each Ollama host) and /metrics."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from django.test import Client, override_settings
 from django_q.brokers import get_broker
@@ -13,6 +15,7 @@ from inference.engine import execute_run
 from inference.metrics import count_sandbox_execution
 from inference.tasks import enqueue_run
 from inference.testing.ollama_double import OllamaDouble, Reply
+from tests.stack import Stack
 
 
 def health() -> tuple[int, dict[str, Any]]:
@@ -131,3 +134,21 @@ def test_metrics_count_sandbox_executions_and_the_broker_queue(
     assert executions == {(("outcome", "ok"),): 2, (("outcome", "timeout"),): 1}
     assert figures["entities_task_queue_depth"][()] == 1
     assert figures["entities_workers"][()] == 0
+
+
+def test_a_running_server_sees_its_worker_and_its_ollama(
+    stack: Stack, double: OllamaDouble
+) -> None:
+    """Embedded mode too: the worker's heartbeat reaches the web process (through DATA_DIR)."""
+    deadline = time.monotonic() + 30
+    while (body := httpx.get(f"{stack.url}/health", timeout=10).json())["workers"]["clusters"] != 1:
+        assert time.monotonic() < deadline, body["workers"]
+        time.sleep(0.2)
+
+    assert body["workers"] == {"status": "ok", "clusters": 1, "workers": 2}
+    assert (body["broker"]["kind"], body["channel_layer"]["kind"]) == (
+        "ORM",
+        "EmbeddedChannelLayer",
+    )
+    (host,) = body["ollama"]["hosts"]
+    assert (host["url"], host["state"]) == (double.host, "up")

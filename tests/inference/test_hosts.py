@@ -65,11 +65,12 @@ def test_a_run_goes_to_the_host_that_has_its_model(
     east.remove_model("llama3.1")
     run = new_run()
 
-    provider, _ = resolve("llama3.1", run_id=run.id)
+    provider, _ = resolve("llama3.1", run=run)
 
     assert isinstance(provider, OllamaProvider) and provider.host == west.host
-    run.refresh_from_db()
     assert run.ollama_host == west.host  # recorded, to count the host's load
+    run.refresh_from_db()
+    assert run.ollama_host == west.host
 
 
 def test_the_least_busy_host_is_preferred(
@@ -114,7 +115,7 @@ def test_a_run_whose_host_went_away_before_it_streamed_goes_to_another(
 ) -> None:
     hosts.choose("llama3.1")  # both known to be up, for the next ten seconds
     run = new_run()
-    provider, model = resolve("llama3.1", run_id=run.id)
+    provider, model = resolve("llama3.1", run=run)
     assert isinstance(provider, OllamaProvider)
     gone, other = (east, west) if provider.host == east.host else (west, east)
     other.enqueue(Reply(content="From the other host."))
@@ -126,6 +127,7 @@ def test_a_run_whose_host_went_away_before_it_streamed_goes_to_another(
     assert info.context_length
     assert text == "From the other host."
     assert provider.host == other.host
+    assert run.ollama_host == other.host
     run.refresh_from_db()
     assert run.ollama_host == other.host
     assert OllamaHost.objects.get(url=gone.host).state == OllamaHost.State.DOWN
@@ -136,7 +138,7 @@ def test_a_run_streaming_from_a_host_that_dies_fails_clearly(
 ) -> None:
     east.enqueue(Reply(content="one two three four five six", drop_after=2))
     west.enqueue(Reply(content="one two three four five six", drop_after=2))
-    provider, model = resolve("llama3.1", run_id=new_run().id)
+    provider, model = resolve("llama3.1", run=new_run())
 
     with pytest.raises(ProviderError) as failed:
         chat_text(provider, model)
@@ -151,7 +153,7 @@ def test_when_no_host_answers_the_run_fails_saying_so(
 ) -> None:
     east.stop()
     west.stop()
-    provider, model = resolve("llama3.1", run_id=new_run().id)
+    provider, model = resolve("llama3.1", run=new_run())
 
     with pytest.raises(ProviderError) as failed:
         provider.model_info(model)
@@ -171,7 +173,7 @@ def test_hosts_added_in_the_admin_take_runs_too(
             {"url": f" {west.host.removeprefix('http://')}/ ", "enabled": "on"},
         )
         assert response.status_code == 302, response.content.decode()[:2000]
-        provider, _ = resolve("llama3.1", run_id=new_run().id)
+        provider, _ = resolve("llama3.1", run=new_run())
 
     assert isinstance(provider, OllamaProvider)
     assert provider.host == west.host  # normalized as it was added: http://…, no slash

@@ -8,7 +8,7 @@ import pytest
 from openai import AssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Text, TextDelta
-from openai.types.beta.threads.runs import ToolCall
+from openai.types.beta.threads.runs import CodeInterpreterToolCall, ToolCall
 
 from inference.testing.ollama_double import OllamaDouble, Reply
 
@@ -121,3 +121,40 @@ def test_a_server_function_answers_in_one_run(client: openai.OpenAI, double: Oll
     assert run.status == "completed"
     messages = client.beta.threads.messages.list(run.thread_id, run_id=run.id)
     assert messages.data[0].content[0].text.value == "32768 squared is 1073741824."  # type: ignore[union-attr]
+
+
+def test_plot_through_the_api_yields_a_png_file(
+    client: openai.OpenAI, double: OllamaDouble
+) -> None:
+    plot = (
+        "import matplotlib.pyplot as plt\n"
+        "xs = range(11)\n"
+        "plt.plot(list(xs), [x * x for x in xs])\n"
+        "plt.savefig('/mnt/data/square.png')\n"
+    )
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if body["messages"][-1]["role"] == "tool":
+            return Reply(content="Here is the plot.")
+        return Reply(tool_calls=[{"name": "code_interpreter", "arguments": {"code": plot}}])
+
+    double.responder = respond
+    assistant = client.beta.assistants.create(
+        model="llama3.1", tools=[{"type": "code_interpreter"}]
+    )
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "plot y = x² for x in 0..10"}]},
+        poll_interval_ms=50,
+    )
+    assert run.status == "completed", run.last_error
+    message = client.beta.threads.messages.list(run.thread_id, run_id=run.id).data[0]
+    image = message.content[0]
+    assert image.type == "image_file"
+    png = client.files.content(image.image_file.file_id).content
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    steps = client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id, order="asc")
+    call = steps.data[0].step_details.tool_calls[0]  # type: ignore[union-attr]
+    assert isinstance(call, CodeInterpreterToolCall)
+    assert call.code_interpreter.input == plot
+    assert [o.type for o in call.code_interpreter.outputs] == ["logs", "image"]
