@@ -333,10 +333,15 @@ def test_nothing_outside_mnt_data_is_writable(alice_dir: Path) -> None:
         "        print(exc.strerror)\n",
         alice_dir,
     )
-    assert "WROTE" not in execution.stdout
-    assert set(execution.stdout.splitlines()) == {"Read-only file system"}
+    lines = execution.stdout.splitlines()
+    for target, line in zip(targets, lines, strict=True):
+        if target.startswith("/tmp/"):
+            # A checkout under /tmp (a CI clone): inside, that path is the private /tmp.
+            assert line in ("Read-only file system", f"WROTE {target}")
+        else:
+            assert line == "Read-only file system", target
     for target in targets:
-        assert not Path(target).exists()
+        assert not Path(target).exists()  # nothing reached the host
     assert_still_works(alice_dir)
 
 

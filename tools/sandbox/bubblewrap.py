@@ -160,8 +160,6 @@ def bwrap_command(
         "--ro-bind", "/usr", "/usr",
         *_system_links(),
     ]  # fmt: skip
-    for path in python.mounted_prefixes():
-        args += ["--ro-bind", path, path]
     args += [
         "--proc", "/proc",
         "--dev", "/dev",
@@ -169,6 +167,9 @@ def bwrap_command(
         "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
         "--dir", MPLCONFIGDIR,
     ]  # fmt: skip
+    # After the private /tmp: a checkout under /tmp (a CI clone) must not be hidden by it.
+    for path in python.mounted_prefixes():
+        args += ["--ro-bind", path, path]
     if python.font_cache:
         name = Path(python.font_cache).name
         args += ["--ro-bind", python.font_cache, f"{MPLCONFIGDIR}/{name}"]
