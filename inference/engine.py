@@ -234,7 +234,7 @@ class Turn:
 
     def execute(self) -> None:
         run = self.run
-        provider, model = resolve(run.model)
+        provider, model = resolve(run.model, run=run)
         info = provider.model_info(model)
         offered = code_interpreter.as_functions(run.tools)
         functions = [t for t in offered if t.get("type") == "function"]

@@ -59,10 +59,10 @@ def configured_urls() -> list[str]:
     return list(dict.fromkeys(normalize_url(url) for url in listed if url.strip()))
 
 
-def routing_applies(run_id: str | None) -> bool:
+def routing_applies(run: Run | None) -> bool:
     """Runs are always routed; a bare model lookup only once ``OLLAMA_HOSTS`` names several
     hosts (a single ``OLLAMA_HOST`` needs no choice, and no database)."""
-    return run_id is not None or bool(settings.OLLAMA_HOSTS)
+    return run is not None or bool(settings.OLLAMA_HOSTS)
 
 
 def model_key(name: str) -> str:
@@ -159,7 +159,7 @@ def _busy(urls: Collection[str]) -> dict[str, int]:
 def choose(
     model: str,
     *,
-    run_id: str | None = None,
+    run: Run | None = None,
     exclude: Collection[str] = (),
     require_up: bool = False,
 ) -> str | None:
@@ -193,8 +193,9 @@ def choose(
         pool = sorted(hosts, key=lambda h: h.checked_at or timezone.now())[:1]
     busy = _busy([host.url for host in pool])
     chosen = min(pool, key=lambda h: (busy.get(h.url, 0), random.random())).url
-    if run_id is not None:
-        Run.objects.filter(pk=run_id).update(ollama_host=chosen)
+    if run is not None:  # on the row for the other processes, on the object for its next save
+        run.ollama_host = chosen
+        Run.objects.filter(pk=run.pk).update(ollama_host=chosen)
     return chosen
 
 
@@ -205,16 +206,16 @@ def mark_down(url: str, error: str) -> None:
 
 
 def reroute(
-    model: str, failed: str, error: str, *, tried: Collection[str], run_id: str | None = None
+    model: str, failed: str, error: str, *, tried: Collection[str], run: Run | None = None
 ) -> str | None:
     """After ``failed`` would not take a connection: mark it down, and the next up host."""
     mark_down(failed, error)
-    chosen = choose(model, run_id=run_id, exclude={failed, *tried}, require_up=True)
+    chosen = choose(model, run=run, exclude={failed, *tried}, require_up=True)
     if chosen is not None:
         log.warning(
             "Ollama host %s does not answer; run %s goes to %s instead",
             public_url(failed),
-            run_id or "(none)",
+            run.pk if run is not None else "(none)",
             public_url(chosen),
         )
     return chosen

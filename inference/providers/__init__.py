@@ -5,11 +5,15 @@ and a line here. Which Ollama host answers is chosen by ``inference.hosts``.
 """
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import ChatRequest, ChatStream, Chunk, ModelInfo, Provider, ProviderError, ToolCall
+
+if TYPE_CHECKING:
+    from entities.models import Run
 
 PROVIDERS = {
     "ollama": "inference.providers.ollama.OllamaProvider",
@@ -28,10 +32,10 @@ __all__ = [
 ]
 
 
-def resolve(model: str, *, run_id: str | None = None) -> tuple[Provider, str]:
+def resolve(model: str, *, run: "Run | None" = None) -> tuple[Provider, str]:
     """The provider for a model name, and the name that provider knows the model by.
 
-    For a run (``run_id``), or whenever ``OLLAMA_HOSTS`` names several hosts, Ollama models go
+    For a run, or whenever ``OLLAMA_HOSTS`` names several hosts, Ollama models go
     to the host ``inference.hosts`` chooses (recorded on the run), and move to another if
     that one turns out to be down before anything was streamed.
     """
@@ -44,9 +48,9 @@ def resolve(model: str, *, run_id: str | None = None) -> tuple[Provider, str]:
     ollama_class = import_string(PROVIDERS["ollama"])
     from inference import hosts  # here: it needs the app registry, the providers do not
 
-    if not hosts.routing_applies(run_id):
+    if not hosts.routing_applies(run):
         return ollama_class(), model
-    host = hosts.choose(model, run_id=run_id)
+    host = hosts.choose(model, run=run)
     if host is None:
         raise ProviderError(
             "No Ollama host is enabled: enable one in the admin (Ollama hosts) "
@@ -54,6 +58,6 @@ def resolve(model: str, *, run_id: str | None = None) -> tuple[Provider, str]:
         )
 
     def reroute(failed: str, error: str, tried: Collection[str]) -> str | None:
-        return hosts.reroute(model, failed, error, tried=tried, run_id=run_id)
+        return hosts.reroute(model, failed, error, tried=tried, run=run)
 
     return ollama_class(host=host, reroute=reroute), model

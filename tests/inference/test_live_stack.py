@@ -181,7 +181,7 @@ def test_cancel_mid_stream(http: httpx.Client, double: OllamaDouble, assistant_i
             names.append(name)
             if name == "thread.run.created":
                 run_id = json.loads(data)["id"]
-            if names.count("thread.message.delta") == 3:
+            if name == "thread.message.delta" and names.count(name) == 3:
                 cancelled_at = time.monotonic()
                 reply = http.post(f"/threads/{thread['id']}/runs/{run_id}/cancel").json()
                 assert reply["status"] == "cancelling"
