@@ -22,25 +22,16 @@ from openai.types.beta.threads.runs import RunStep, ToolCall, ToolCallDelta
 from inference.testing.ollama_double import OllamaDouble, Reply
 from tests.inference import conftest as live
 from tests.stack import Stack
+from tests.tool_definitions import WEATHER as WEATHER_TOOL
+
+# The SDK types tools as TypedDicts; the shared definition is a plain dict.
+WEATHER: Any = WEATHER_TOOL
 
 # The live stack's fixtures (a module beside tests/inference/ does not see that conftest).
 double, stack, key, client, http = live.double, live.stack, live.key, live.client, live.http
 assistant_id, fresh_double = live.assistant_id, live.fresh_double
 
 pytestmark = pytest.mark.usefixtures("fresh_double")
-
-WEATHER: Any = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def weather_model(body: dict[str, Any]) -> Reply:

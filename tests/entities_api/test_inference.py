@@ -19,21 +19,9 @@ from entities_api.inference import (
 )
 from inference.testing.ollama_double import OllamaDouble, Reply
 from tests.stack import Stack
+from tests.tool_definitions import WEATHER
 
 pytestmark = pytest.mark.usefixtures("fresh_double")
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def last_user_text(body: dict[str, Any]) -> str:

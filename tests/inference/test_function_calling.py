@@ -14,19 +14,8 @@ from entities.services.runs import run_submit_tool_outputs
 from inference.engine import execute_run
 from inference.reaper import reap
 from inference.testing.ollama_double import OllamaDouble, Reply
+from tests.tool_definitions import WEATHER
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 CALC = {"type": "function", "function": {"name": "calculate"}}
 
 

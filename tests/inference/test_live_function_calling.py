@@ -11,21 +11,9 @@ from openai.types.beta.threads import Text, TextDelta
 from openai.types.beta.threads.runs import CodeInterpreterToolCall, ToolCall
 
 from inference.testing.ollama_double import OllamaDouble, Reply
+from tests.tool_definitions import WEATHER
 
 pytestmark = pytest.mark.usefixtures("fresh_double")
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def answer_with_tool_output(body: dict[str, Any]) -> Reply:
