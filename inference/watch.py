@@ -1,16 +1,19 @@
 """A thread beside each executing run: its heartbeat, and its ear for a cancel."""
 
+import logging
 import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from entities.models import Run
 from tools.sandbox.supervise import Cancellation
 
 from .providers import ChatStream
+
+log = logging.getLogger(__name__)
 
 
 class RunWatch(threading.Thread):
@@ -47,10 +50,20 @@ class RunWatch(threading.Thread):
             while not self._halt.wait(settings.RUN_CANCEL_CHECK_SECONDS):
                 now = time.monotonic()
                 query = Run.objects.filter(pk=self.run_id)
-                if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
-                    query.update(heartbeat_at=timezone.now())
-                    last_beat = now
-                if query.filter(status=Run.Status.CANCELLING).exists():
+                try:
+                    if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
+                        query.update(heartbeat_at=timezone.now())
+                        last_beat = now
+                    cancelling = query.filter(status=Run.Status.CANCELLING).exists()
+                except DatabaseError:
+                    # A passing database error must not end the heartbeat (the reaper would
+                    # take a live run for a lost one): try again at the next tick.
+                    log.warning(
+                        "Run %s: heartbeat or cancel check failed", self.run_id, exc_info=True
+                    )
+                    close_old_connections()
+                    continue
+                if cancelling:
                     with self._lock:
                         self.cancelled.set()
                         if self._stream is not None:
@@ -62,4 +75,7 @@ class RunWatch(threading.Thread):
             close_old_connections()
 
     def stop(self) -> None:
+        """Stop watching, and wait for the thread (it must not outlive the run's work)."""
         self._halt.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=5)
