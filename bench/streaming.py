@@ -57,7 +57,7 @@ import httpx
 import ollama
 
 from inference.testing.ollama_double import JSON, OllamaDouble, Reply
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, sse_events
 
 MODEL = "llama3.1"
 TTFT_TOKENS, TTFT_RATE = 50, 200.0
@@ -163,22 +163,6 @@ def direct_stream(client: ollama.Client, prompt: str) -> Stream:
             raise BenchError(f"a direct stream took over {STREAM_TIMEOUT:.0f}s")
     stream.ended = time.perf_counter()
     return stream
-
-
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str, str]]:
-    """(id, event, data) of each server-sent event, as a client reads them."""
-    seq: int | None = None
-    name = data = ""
-    for line in lines:
-        if line.startswith("id: "):
-            seq = int(line[4:])
-        elif line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            data = line[6:]
-        elif line == "" and name:
-            yield seq, name, data
-            seq, name, data = None, "", ""
 
 
 def _before(lines: Iterator[str], deadline: float, what: str) -> Iterator[str]:

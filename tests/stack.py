@@ -11,11 +11,28 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str, str]]:
+    """(id, event, data) of each server-sent event, as a client reads them."""
+    seq: int | None = None
+    name = data = ""
+    for line in lines:
+        if line.startswith("id: "):
+            seq = int(line[4:])
+        elif line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and name:
+            yield seq, name, data
+            seq, name, data = None, "", ""
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ replay and resume, cancel mid-stream, a disconnecting client, and a worker kille
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,25 +15,9 @@ from openai import AssistantEventHandler
 from openai.types.beta.threads import Text, TextDelta
 
 from inference.testing.ollama_double import OllamaDouble, Reply
-from tests.stack import Stack
+from tests.stack import Stack, sse_events
 
 pytestmark = pytest.mark.usefixtures("fresh_double")
-
-
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str, str]]:
-    """(id, event, data) of each server-sent event, read as a client would."""
-    seq: int | None = None
-    name = data = ""
-    for line in lines:
-        if line.startswith("id: "):
-            seq = int(line[4:])
-        elif line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            data = line[6:]
-        elif line == "" and name:
-            yield seq, name, data
-            seq, name, data = None, "", ""
 
 
 def wait_for_status(
