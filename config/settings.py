@@ -163,6 +163,9 @@ LOGIN_REDIRECT_URL = "chat"
 LOGOUT_REDIRECT_URL = "login"
 # --- end of the browser chat's settings ----------------------------------------------------
 
+# Messages live in the session, never in a cookie: the admin shows a new API key in one.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 # Request bodies above this many bytes are answered 413 (file uploads excepted).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=4 * 1024 * 1024)
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)

@@ -3,9 +3,11 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -22,6 +24,10 @@ EXAMPLES = ROOT / "examples"
 
 
 def run_example(name: str, stack: Stack, key: str, *args: str) -> list[str]:
+    return run_script(EXAMPLES / name, stack, key, *args)
+
+
+def run_script(script: Path, stack: Stack, key: str, *args: str) -> list[str]:
     env = {
         **os.environ,
         "ENTITIES_BASE_URL": stack.url,
@@ -29,7 +35,7 @@ def run_example(name: str, stack: Stack, key: str, *args: str) -> list[str]:
         "PYTHONPATH": str(ROOT),  # as after `pip install .`, whatever this venv holds
     }
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
+        [sys.executable, str(script), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -53,6 +59,27 @@ def test_the_quickstart_prints_the_streamed_answer(
     assert chat["model"] == "llama3.1"
     assert chat["messages"][0] == {"role": "system", "content": "You are a helpful assistant"}
     assert chat["messages"][-1]["content"].endswith("Can you help me with a math problem?")
+
+
+def readme_python_sdk_block() -> str:
+    """The first python code block of the README's "Python SDK" section."""
+    section = (ROOT / "README.md").read_text().split("\n## Python SDK\n", 1)[1].split("\n## ")[0]
+    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert found is not None, "the README's Python SDK section has no python block"
+    return found.group(1)
+
+
+def test_the_readme_quick_start_runs_as_written(
+    stack: Stack, admin_key: str, double: OllamaDouble, tmp_path: Path
+) -> None:
+    script = tmp_path / "readme_quick_start.py"
+    script.write_text(readme_python_sdk_block())
+    double.enqueue("Of course! Which math problem shall we solve?")
+
+    printed = run_script(script, stack, admin_key)
+
+    assert printed == ["Of course! Which math problem shall we solve?"]
+    assert double.last_request("/api/chat")["model"] == "llama3.1"
 
 
 def test_the_function_calling_example_answers_with_its_function(
