@@ -27,7 +27,7 @@ from tools.sandbox import SandboxUnavailable
 from tools.sandbox.supervise import Cancellation
 
 from . import events as ev
-from .prompt import PromptTooLong, build_prompt
+from .prompt import PromptTooLong, build_prompt, step_calls
 from .providers import ChatRequest, ChatStream, Chunk, Provider, ProviderError, ToolCall, resolve
 from .watch import RunWatch
 
@@ -89,6 +89,17 @@ def _pump(stream: ChatStream, cancelled: threading.Event) -> Iterator[Chunk]:
         if isinstance(item, BaseException):
             raise item
         yield item
+
+
+def _past_rounds(run: Run) -> tuple[int, int]:
+    """The tool rounds the run has had so far, and its calls with bad arguments: both limits
+    hold per run, across the workers that resume it after requires_action."""
+    steps = list(run.steps.filter(type=RunStep.Type.TOOL_CALLS))
+    hint = tool_calls.ARGUMENT_ERROR_HINT
+    errors = sum(
+        1 for step in steps for *_, output in step_calls(step) if (output or "").endswith(hint)
+    )
+    return len(steps), errors
 
 
 @dataclass
@@ -239,20 +250,19 @@ class Turn:
         offered = code_interpreter.as_functions(run.tools)
         functions = [t for t in offered if t.get("type") == "function"]
         choice = run.tool_choice
-        if isinstance(choice, dict) and choice.get("type") == "function":
-            named = choice["function"]["name"]
+        named = tool_calls.forced_tool(choice)
+        if named is not None:
             functions = [f for f in functions if f["function"]["name"] == named]
         if choice == "none":
             functions = []
         native = bool(functions) and "tools" in info.capabilities
         names = {f["function"]["name"] for f in functions}
-        rounds = 0
+        rounds, self.argument_errors = _past_rounds(run)
         while True:
             must = None
-            if rounds == 0 and functions and (choice == "required" or isinstance(choice, dict)):
-                must = (
-                    "one of the tools" if choice == "required" else f"the tool {sorted(names)[0]}"
-                )
+            # Forced in the run's first round only: after the outputs come back it may answer.
+            if rounds == 0 and functions and (choice == "required" or named):
+                must = "one of the tools" if choice == "required" else f"the tool {named}"
             if native:
                 extra = f"You must call {must} now." if must else ""
             else:
@@ -279,9 +289,9 @@ class Turn:
                 response_format=run.response_format,
                 think="thinking" in info.capabilities,
             )
-            result = self._stream(
-                provider, request, text_protocol.Holdback(names) if names else None
-            )
+            # A ```python block runs code only for models taught the text protocol.
+            holdback = text_protocol.Holdback(names, code_blocks=not native) if names else None
+            result = self._stream(provider, request, holdback)
             if self.watch.cancelled.is_set():
                 self.finish(Run.Status.CANCELLED, message_incomplete="run_cancelled")
                 return
@@ -424,17 +434,23 @@ class Turn:
         run, now = self.run, timezone.now()
         run.status = status
         run.required_action = None
+        # Only what the worker owns: metadata may have been changed through the API meanwhile.
+        fields = ["status", "required_action", "usage"]
         if status == Run.Status.COMPLETED:
             run.completed_at = now
+            fields.append("completed_at")
         elif status == Run.Status.CANCELLED:
             run.cancelled_at = now
+            fields.append("cancelled_at")
         elif status == Run.Status.FAILED:
             run.failed_at = now
             run.last_error = error
+            fields += ["failed_at", "last_error"]
         elif status == Run.Status.INCOMPLETE:
             run.incomplete_details = {"reason": incomplete}
             run.completed_at = now
-        run.save()
+            fields += ["incomplete_details", "completed_at"]
+        run.save(update_fields=fields)
         self.recorder.emit(*ev.run_event(run))
         self.recorder.flush()
 

@@ -56,7 +56,17 @@ def _history(run: Run) -> list[dict[str, Any]]:
     return history
 
 
-def _calls(step: RunStep) -> list[tuple[str, str, dict[str, Any], str | None]]:
+def _arguments(text: str) -> dict[str, Any]:
+    """A call's arguments as an object (Ollama's wire has no other kind): {} when they were not
+    a JSON object, which the call's error output explains to the model."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def step_calls(step: RunStep) -> list[tuple[str, str, dict[str, Any], str | None]]:
     """(id, function name, arguments, output or None) of each call in a tool_calls step."""
     calls = []
     for call in step.step_details.get("tool_calls", []):
@@ -70,13 +80,13 @@ def _calls(step: RunStep) -> list[tuple[str, str, dict[str, Any], str | None]]:
             )
         elif call.get("type") == "function":
             function = call["function"]
-            arguments = json.loads(function["arguments"] or "{}")
+            arguments = _arguments(function["arguments"])
             calls.append((call["id"], function["name"], arguments, function.get("output")))
     return calls
 
 
 def _tool_round(step: RunStep, *, as_text: bool) -> list[dict[str, Any]]:
-    calls = _calls(step)
+    calls = step_calls(step)
     answered = [c for c in calls if c[3] is not None]
     if as_text:
         asked = [{"name": name, "arguments": arguments} for _, name, arguments, _ in calls]

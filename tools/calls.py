@@ -4,12 +4,17 @@ Every call gets an id (``call_…``) and its arguments as a JSON string, as Open
 them. Arguments that are not JSON, a function the run does not have, or arguments that break
 the function's schema become an error output the model sees (and may correct). Calls of
 server-side functions run here, with a timeout; the rest go to the client.
+
+Each server call runs in a thread of its own: one that does not finish in time is left
+behind (Python cannot kill a thread) but holds nothing the next calls need. At most
+``STRAY_FUNCTIONS`` calls run at once in a process, stragglers included; past that a call
+gets an error output until some end.
 """
 
 import json
+import queue
 import secrets
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +26,12 @@ from inference.providers import ToolCall
 from .code_interpreter import NAME as CODE_INTERPRETER
 from .functions import registry
 
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="server-function")
+# Ends the error output of a call with bad arguments; how a run counts them after a resume.
+ARGUMENT_ERROR_HINT = "Call it again with corrected arguments."
+# What a server function may give the model; the rest is cut, with a note saying so.
+MAX_OUTPUT_BYTES = 64 * 1024
+STRAY_FUNCTIONS = 16
+_running = threading.BoundedSemaphore(STRAY_FUNCTIONS)
 
 
 @dataclass
@@ -76,6 +86,16 @@ class Call:
         ]
 
 
+def forced_tool(tool_choice: Any) -> str | None:
+    """The name of the tool a run's ``tool_choice`` forces (a function's, or the code
+    interpreter's); None for ``auto``, ``none`` and ``required``."""
+    if not isinstance(tool_choice, dict):
+        return None
+    if tool_choice.get("type") == "function":
+        return str(tool_choice["function"]["name"])
+    return str(tool_choice.get("type"))
+
+
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(12)
 
@@ -115,22 +135,43 @@ def prepare(calls: list[ToolCall], tools: list[dict[str, Any]]) -> list[Call]:
         call.server = raw.name in server or raw.name == CODE_INTERPRETER
     for call in prepared:
         if call.error is not None:
-            call.output = f"Error: {call.error} Call it again with corrected arguments."
+            call.output = f"Error: {call.error} {ARGUMENT_ERROR_HINT}"
+            if call.is_code:  # the code interpreter's output is its logs
+                call.outputs = [{"type": "logs", "logs": call.output}]
     return prepared
+
+
+def _truncated(output: str) -> str:
+    data = output.encode()
+    if len(data) <= MAX_OUTPUT_BYTES:
+        return output
+    kept = data[:MAX_OUTPUT_BYTES].decode(errors="ignore")
+    return f"{kept}\n[output truncated: {len(data)} bytes, the first {MAX_OUTPUT_BYTES} shown]"
 
 
 def run_server_call(call: Call) -> str:
     """Run a server-side function; whatever happens becomes the output the model reads."""
     function = registry()[call.name]
     assert call.parsed is not None
-    future = _pool.submit(function.call, **call.parsed)
+    timeout = settings.SERVER_FUNCTION_TIMEOUT_SECONDS
+    if not _running.acquire(blocking=False):
+        return f"Error: {call.name} cannot run now: too many earlier calls are still running."
+    outcome: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    arguments = call.parsed
+
+    def target() -> None:
+        try:
+            outcome.put((True, function.call(**arguments)))
+        except Exception as exc:  # the function's own failure is the model's to read
+            outcome.put((False, exc))
+        finally:
+            _running.release()
+
+    threading.Thread(target=target, name=f"server-function-{call.name}", daemon=True).start()
     try:
-        result = future.result(timeout=settings.SERVER_FUNCTION_TIMEOUT_SECONDS)
-    except FutureTimeout:
-        return (
-            f"Error: {call.name} did not finish within "
-            f"{settings.SERVER_FUNCTION_TIMEOUT_SECONDS:g} seconds."
-        )
-    except Exception as exc:  # the function's own failure is the model's to read, not a crash
-        return f"Error: {call.name} failed: {exc}"
-    return result if isinstance(result, str) else json.dumps(result, default=str)
+        ok, result = outcome.get(timeout=timeout)
+    except queue.Empty:
+        return f"Error: {call.name} did not finish within {timeout:g} seconds."
+    if not ok:
+        return _truncated(f"Error: {call.name} failed: {result}")
+    return _truncated(result if isinstance(result, str) else json.dumps(result, default=str))

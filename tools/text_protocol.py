@@ -14,7 +14,9 @@ Recognised, for a tool named ``get_weather``::
     ```
     <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>
 
-and, when the run has the code interpreter, a reply that is only a ```python block.
+and, from a model without native tools whose run has the code interpreter, a reply that is
+only a ```python block (a model with native tools that writes one is showing code, not
+running it).
 """
 
 import json
@@ -68,10 +70,13 @@ def _as_call(item: Any, names: set[str]) -> ToolCall | None:
     return ToolCall(name=name, arguments=arguments)
 
 
-def parse(text: str, names: set[str]) -> list[ToolCall] | None:
-    """The tool calls a whole reply makes, or None when it is an ordinary answer."""
+def parse(text: str, names: set[str], *, code_blocks: bool = True) -> list[ToolCall] | None:
+    """The tool calls a whole reply makes, or None when it is an ordinary answer.
+
+    ``code_blocks``: whether a reply that is only a ```python block runs the code interpreter.
+    """
     stripped = text.strip()
-    if CODE_TOOL in names and (code := _PYTHON.match(stripped)):
+    if code_blocks and CODE_TOOL in names and (code := _PYTHON.match(stripped)):
         return [ToolCall(name=CODE_TOOL, arguments={"code": code.group(1)})]
     bodies = _TAG.findall(stripped)
     if bodies:
@@ -102,8 +107,9 @@ class Holdback:
     no text) when the whole reply was a call, else the text still held back.
     """
 
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self, names: set[str], *, code_blocks: bool = True) -> None:
         self.names = names
+        self.code_blocks = code_blocks
         self.held = ""
         self.released = False
 
@@ -123,7 +129,7 @@ class Holdback:
     def finish(self) -> tuple[str, list[ToolCall]]:
         if self.released or not self.held:
             return "", []
-        calls = parse(self.held, self.names)
+        calls = parse(self.held, self.names, code_blocks=self.code_blocks)
         if calls:
             return "", calls
         return self.held, []

@@ -12,6 +12,7 @@ from entities.models import Assistant, Run, RunStep, Thread, User
 from inference.events import record_events, run_event, step_event
 from inference.live import publish, thread_group
 from inference.tasks import enqueue_run
+from tools.calls import forced_tool
 from tools.functions import with_server_schema
 
 from .threads import message_create
@@ -29,6 +30,19 @@ def _conflict(run: Run | None, thread: Thread) -> Conflict:
         f"Thread {thread.id} already has an active run;{detail}. Wait for it to end or cancel it.",
         code="thread_run_active",
     )
+
+
+def _check_tool_choice(tool_choice: Any, tools: list[dict[str, Any]]) -> None:
+    named = forced_tool(tool_choice)
+    if named is None:
+        return
+    names = {t["function"]["name"] if t.get("type") == "function" else t.get("type") for t in tools}
+    if named not in names:
+        kind = "the tool" if named == "code_interpreter" else "the function"
+        raise InvalidRequest(
+            f"tool_choice names {kind} '{named}', which this run's tools do not include.",
+            param="tool_choice",
+        )
 
 
 @transaction.atomic
@@ -76,6 +90,7 @@ def run_create(
         tool_choice=pick("tool_choice", "auto"),
         parallel_tool_calls=pick("parallel_tool_calls", True),
     )
+    _check_tool_choice(run.tool_choice, run.tools)
     try:
         with transaction.atomic():
             run.save(force_insert=True)
@@ -132,6 +147,13 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, str]]) -> 
     if run.status != Run.Status.REQUIRES_ACTION or not run.required_action:
         raise InvalidRequest(
             f"Runs in status '{run.status}' do not accept tool outputs.", code="run_not_waiting"
+        )
+    if run.expires_at is not None and run.expires_at <= timezone.now():
+        # Past its deadline the run is as good as expired (the reaper has yet to mark it).
+        raise InvalidRequest(
+            f"Run {run.id} expired at {run.expires_at.isoformat()}; it no longer accepts tool "
+            "outputs.",
+            code="run_expired",
         )
     pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]
     given: dict[str, str] = {}

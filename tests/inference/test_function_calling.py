@@ -334,3 +334,277 @@ def test_a_cancel_during_a_tool_round_is_not_lost(
     run.refresh_from_db()
     assert run.status == "cancelled"
     assert run.required_action is None
+
+
+def submit(run: Run, output: str) -> None:
+    """Answer every waiting call of the run with ``output``, as a client would."""
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    waiting = run.required_action["submit_tool_outputs"]["tool_calls"]  # type: ignore[index]
+    run_submit_tool_outputs(
+        run=run, tool_outputs=[{"tool_call_id": c["id"], "output": output} for c in waiting]
+    )
+
+
+PARIS = Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+
+
+def test_the_round_cap_counts_the_rounds_of_the_whole_run(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    ollama.responder = lambda body: PARIS  # a client that answers, and a model that never stops
+    with override_settings(MAX_TOOL_ROUNDS=2):
+        run = make_run()
+        execute_run(run.id)
+        for _ in range(2):
+            submit(run, "rain")
+            execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "incomplete"
+    assert run.incomplete_details == {"reason": "max_tool_rounds"}
+    assert run.required_action is None
+    assert run.steps.filter(type="tool_calls").count() == 2
+    assert len(ollama.requests_to("/api/chat")) == 3
+
+
+def test_bad_arguments_are_counted_over_the_whole_run(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    bad = Reply(tool_calls=[{"name": "get_weather", "arguments": {"town": "Paris"}}])
+    ollama.enqueue(bad, PARIS, bad)
+    with override_settings(MAX_TOOL_ARGUMENT_ERRORS=1):
+        run = make_run()
+        execute_run(run.id)  # one bad call, corrected: the run waits for the client
+        submit(run, "rain")
+        execute_run(run.id)  # the second bad call of the run is one too many
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.last_error["message"].startswith("The model kept calling get_weather wrongly")
+
+
+@pytest.mark.parametrize(
+    "choice, told",
+    [
+        ("required", "one of the tools"),
+        ({"type": "function", "function": {"name": "get_weather"}}, "the tool get_weather"),
+    ],
+)
+def test_a_forced_tool_choice_holds_for_the_first_round_of_the_run_only(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant, choice: Any, told: str
+) -> None:
+    ollama.enqueue(PARIS)
+    ollama.responder = answer_with_tool_output
+    run = make_run(tool_choice=choice)
+    execute_run(run.id)
+    submit(run, "sunny")
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert (run.status, final_text(run)) == ("completed", "Result: sunny")
+    first, second = ollama.requests_to("/api/chat")
+    assert f"You must call {told} now." in first["messages"][0]["content"]
+    assert "You must call" not in second["messages"][0]["content"]
+
+
+def test_tool_choice_code_interpreter_forces_the_code_interpreter(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [CALC, {"type": "code_interpreter"}]
+    assistant.save()
+    ollama.enqueue(Reply(content="I would rather not."))
+    run = make_run(tool_choice={"type": "code_interpreter"})
+    execute_run(run.id)
+    sent = ollama.last_request("/api/chat")
+    assert [t["function"]["name"] for t in sent["tools"]] == ["code_interpreter"]
+    assert "You must call the tool code_interpreter now." in sent["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(
+    "choice, named",
+    [
+        ({"type": "function", "function": {"name": "launch_rocket"}}, "'launch_rocket'"),
+        ({"type": "code_interpreter"}, "'code_interpreter'"),
+    ],
+)
+def test_a_tool_choice_naming_a_tool_the_run_lacks_is_a_400(
+    with_tools: Assistant, thread: Any, as_alice: Any, choice: Any, named: str
+) -> None:
+    body = {"assistant_id": with_tools.id, "tool_choice": choice}
+    response = as_alice.post(f"/v1/threads/{thread.id}/runs", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "tool_choice"
+    assert named in error["message"]
+    assert not Run.objects.filter(thread=thread).exists()
+
+
+def test_a_python_block_from_a_model_with_native_tools_is_shown_not_run(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    assistant.tools = [{"type": "code_interpreter"}]
+    assistant.save()
+    block = "```python\nprint(6 * 7)\n```"
+    ollama.enqueue(Reply(content=block))
+    run = make_run("How do I print 42 in Python?")
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert (run.status, final_text(run)) == ("completed", block)
+    assert not run.steps.filter(type="tool_calls").exists()
+
+
+@pytest.mark.parametrize(
+    "model, reply, problem",
+    [
+        (
+            "llama3.1",
+            Reply(tool_calls=[{"name": "code_interpreter", "arguments": {"source": "1"}}]),
+            "'code' is a required property",
+        ),
+        (
+            "phi3",
+            Reply(content='{"name": "code_interpreter", "arguments": "print(1)"}'),
+            "are not valid JSON",
+        ),
+    ],
+)
+def test_bad_code_interpreter_arguments_reach_the_model(
+    ollama: OllamaDouble,
+    make_run: Any,
+    assistant: Assistant,
+    model: str,
+    reply: Reply,
+    problem: str,
+) -> None:
+    assistant.model = model
+    assistant.tools = [{"type": "code_interpreter"}]
+    assistant.save()
+    ollama.enqueue(reply)
+    ollama.responder = answer_with_tool_output
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert problem in final_text(run)  # the model read the error as the call's output
+    call = run.steps.get(type="tool_calls").step_details["tool_calls"][0]
+    (logs,) = call["code_interpreter"]["outputs"]
+    assert logs["type"] == "logs" and problem in logs["logs"]
+
+    ollama.enqueue(reply, reply)
+    with override_settings(MAX_TOOL_ARGUMENT_ERRORS=1):
+        again = make_run_after(run, make_run)
+        execute_run(again.id)
+    again.refresh_from_db()
+    assert again.status == "failed"
+    assert "kept calling code_interpreter wrongly" in again.last_error["message"]  # type: ignore[index]
+
+
+def test_outputs_submitted_after_the_run_expired_are_refused(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant, as_alice: Any
+) -> None:
+    ollama.enqueue(PARIS)
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    call = run.required_action["submit_tool_outputs"]["tool_calls"][0]
+    Run.objects.filter(pk=run.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = as_alice.post(
+        f"/v1/threads/{run.thread_id}/runs/{run.id}/submit_tool_outputs",
+        {"tool_outputs": [{"tool_call_id": call["id"], "output": "rain"}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "run_expired"
+    run.refresh_from_db()
+    assert run.status == "requires_action"  # left for the reaper to mark expired
+    assert len(ollama.requests_to("/api/chat")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metadata_changed_during_the_run_is_kept(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant, as_alice: Any
+) -> None:
+    import threading
+
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_answer(body: dict[str, Any]) -> Reply:
+        asked.set()
+        release.wait(10)
+        return Reply(content="Done.")
+
+    ollama.responder = slow_answer
+    run = make_run(metadata={"ticket": "1"})
+    worker = threading.Thread(target=execute_run, args=(run.id,))
+    worker.start()
+    try:
+        assert asked.wait(10)
+        url = f"/v1/threads/{run.thread_id}/runs/{run.id}"
+        assert as_alice.post(url, {"metadata": {"ticket": "2"}}, format="json").status_code == 200
+    finally:
+        release.set()
+        worker.join(10)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert run.metadata == {"ticket": "2"}
+
+
+@pytest.mark.django_db(transaction=True)  # the run's watch thread beats while functions wait
+def test_a_stuck_server_function_times_out_without_blocking_the_next_calls(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    import threading
+
+    from tools.functions import server_function
+
+    release = threading.Event()
+
+    @server_function
+    def stuck_lookup() -> str:
+        """Never answers in time."""
+        release.wait(30)
+        return "too late"
+
+    assistant.tools = [{"type": "function", "function": {"name": "stuck_lookup"}}, CALC]
+    assistant.save()
+    stuck = [{"name": "stuck_lookup", "arguments": {}}] * 5  # more than any small pool
+    ollama.enqueue(
+        Reply(tool_calls=[*stuck, {"name": "calculate", "arguments": {"expression": "1+1"}}])
+    )
+    ollama.responder = answer_with_tool_output
+    try:
+        with override_settings(SERVER_FUNCTION_TIMEOUT_SECONDS=0.2):
+            run = make_run()
+            execute_run(run.id)
+    finally:
+        release.set()
+    run.refresh_from_db()
+    assert run.status == "completed"
+    outputs = [
+        c["function"]["output"] for c in run.steps.get(type="tool_calls").step_details["tool_calls"]
+    ]
+    assert outputs[:5] == ["Error: stuck_lookup did not finish within 0.2 seconds."] * 5
+    assert outputs[5] == "2"
+    assert final_text(run) == "Result: 2"  # the last tool message the model read
+
+
+def test_a_huge_server_function_result_is_cut(
+    ollama: OllamaDouble, make_run: Any, assistant: Assistant
+) -> None:
+    from tools.calls import MAX_OUTPUT_BYTES
+    from tools.functions import server_function
+
+    @server_function
+    def whole_archive() -> str:
+        """Returns far too much."""
+        return "x" * (MAX_OUTPUT_BYTES * 3)
+
+    assistant.tools = [{"type": "function", "function": {"name": "whole_archive"}}]
+    assistant.save()
+    ollama.enqueue(Reply(tool_calls=[{"name": "whole_archive", "arguments": {}}]))
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    output = run.steps.get(type="tool_calls").step_details["tool_calls"][0]["function"]["output"]
+    assert output.startswith("x" * MAX_OUTPUT_BYTES + "\n[output truncated:")
+    assert len(output) < MAX_OUTPUT_BYTES + 200
+    tool_message = ollama.last_request("/api/chat")["messages"][-1]
+    assert tool_message["content"] == output
