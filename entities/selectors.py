@@ -5,7 +5,7 @@ An object another user holds is reported exactly as a missing one (404), so ids 
 
 from typing import TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from entities.errors import NotFound
 from entities.models import (
@@ -38,7 +38,10 @@ def function_definitions_visible_to(user: User) -> QuerySet[FunctionDefinition]:
 
 
 def files_visible_to(user: User) -> QuerySet[File]:
-    return File.objects.all() if user.is_admin else File.objects.filter(owner=user)
+    """Their own files, and what the code interpreter wrote in threads they take part in."""
+    if user.is_admin:
+        return File.objects.all()
+    return File.objects.filter(Q(owner=user) | Q(thread__participants=user)).distinct()
 
 
 def users_visible_to(user: User) -> QuerySet[User]:

@@ -18,9 +18,26 @@ MAX_TOOLS = 128
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def validate_no_nul(value: Any, where: str) -> None:
+    """PostgreSQL cannot store the NUL character, in text or in JSON, so it is refused."""
+    if _has_nul(value):
+        raise ValidationError(f"{where} must not contain the NUL character (\\u0000).")
+
+
 def validate_metadata(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("metadata must be an object of string keys and string values.")
+    validate_no_nul(value, "metadata")
     if len(value) > METADATA_MAX_PAIRS:
         raise ValidationError(f"metadata can have at most {METADATA_MAX_PAIRS} pairs.")
     for key, item in value.items():
@@ -74,6 +91,7 @@ def validate_tools(value: Any) -> None:
         raise ValidationError("tools must be a list of tool objects.")
     if len(value) > MAX_TOOLS:
         raise ValidationError(f"tools can have at most {MAX_TOOLS} items.")
+    validate_no_nul(value, "tools")
     names: set[str] = set()
     for index, tool in enumerate(value):
         where = f"tools[{index}]"

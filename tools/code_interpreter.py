@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.db.models import Q
 
 from entities.models import File, Run
-from entities.services.files import file_create
+from entities.services.files import code_interpreter_file_ids, file_create
 
 from .sandbox import execute, stage_file, workdir_for
 from .sandbox.records import record_execution
@@ -51,7 +52,7 @@ def input_file_ids(run: Run) -> list[str]:
         run.assistant.tool_resources if run.assistant else {},
         run.thread.tool_resources,
     ):
-        ids += (resources or {}).get(NAME, {}).get("file_ids", [])
+        ids += code_interpreter_file_ids(resources)
     for attachments in run.thread.messages.exclude(attachments=[]).values_list(
         "attachments", flat=True
     ):
@@ -69,8 +70,13 @@ class CodeResult:
 
 
 def stage_inputs(run: Run) -> None:
+    """Stage the input files that the assistant's owner or a participant of the thread owns;
+    an id of someone else's file (however it got into tool_resources) is passed over."""
     workdir = workdir_for(run.thread_id)
-    for file in File.objects.filter(id__in=input_file_ids(run)):
+    owners = Q(owner__threads=run.thread_id)
+    if run.assistant is not None:
+        owners |= Q(owner=run.assistant.owner_id)
+    for file in File.objects.filter(owners, id__in=input_file_ids(run)).distinct():
         with file.content.open("rb") as handle:
             stage_file(workdir, os.path.basename(file.filename), handle.read())
 
@@ -92,6 +98,7 @@ def run_code(code: str, *, run: Run, cancel: Cancellation | None = None) -> Code
             filename=os.path.basename(output.path),
             content=ContentFile(output.read(), name=os.path.basename(output.path)),
             purpose="assistants_output",
+            thread=run.thread,
         )
         result.file_ids.append(stored.id)
         saved.append(f"/mnt/data/{output.path} (file {stored.id})")

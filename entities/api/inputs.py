@@ -4,9 +4,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from entities.validation import (
     normalize_message_content,
@@ -14,12 +16,16 @@ from entities.validation import (
     validate_function_name,
     validate_json_schema,
     validate_metadata,
+    validate_no_nul,
     validate_response_format,
     validate_tool_choice,
     validate_tool_resources,
     validate_tools,
     validate_truncation_strategy,
 )
+
+# The largest integer a database integer column holds.
+MAX_INT = 2**31 - 1
 
 # Sent by Django's HTML forms in the browsable API, not by API clients.
 _FORM_FIELDS = {"csrfmiddlewaretoken"}
@@ -48,17 +54,46 @@ class Input(serializers.Serializer):
                 {unknown[0]: [f"Unrecognized request argument supplied: {unknown[0]}"]},
                 code="unknown_parameter",
             )
-        return super().to_internal_value(data)
+        value = super().to_internal_value(data)
+        # Text fields refuse NUL themselves; this catches it in JSON (content, tools, metadata).
+        for name, item in data.items():
+            try:
+                validate_no_nul(item, name)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({name: exc.messages}) from None
+        return value
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object where null means an empty one, as OpenAI reads ``"metadata": null``
+    (with ``allow_null`` it stays None: "leave as it is")."""
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if data is None and not self.allow_null:
+            data = {}
+        return super().run_validation(data)
+
+
+class ToolResourcesField(JSONObjectField):
+    """``tool_resources``; a tool given as null (``"code_interpreter": null``) has none."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        data = super().to_internal_value(data)
+        if isinstance(data, dict):
+            return {tool: value for tool, value in data.items() if value is not None}
+        return data
 
 
 def metadata_field() -> serializers.JSONField:
-    return serializers.JSONField(required=False, validators=[validate_metadata])
+    return JSONObjectField(required=False, validators=[validate_metadata])
+
+
+def tool_resources_field() -> serializers.JSONField:
+    return ToolResourcesField(validators=[validate_tool_resources])
 
 
 class ContentField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
         try:
             return normalize_message_content(data)
         except DjangoValidationError as exc:
@@ -74,7 +109,12 @@ class UnixTimeInput(serializers.Field):
     def to_internal_value(self, data: Any) -> datetime:
         if not isinstance(data, int) or isinstance(data, bool):
             self.fail("invalid")
-        return datetime.fromtimestamp(data, tz=UTC)
+        try:
+            return datetime.fromtimestamp(data, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise serializers.ValidationError(
+                "Expected Unix seconds before the year 10000."
+            ) from None
 
 
 class MessageInput(Input):
@@ -97,7 +137,7 @@ class AssistantInput(Input):
     description = Text(max_length=512, allow_null=True, allow_blank=True)
     instructions = Text(max_length=256_000, allow_null=True, allow_blank=True)
     tools = serializers.JSONField(validators=[validate_tools])
-    tool_resources = serializers.JSONField(allow_null=True, validators=[validate_tool_resources])
+    tool_resources = tool_resources_field()
     metadata = metadata_field()
     temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)
     top_p = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
@@ -114,7 +154,7 @@ class AssistantInput(Input):
 class ThreadInput(Input):
     messages = MessageInput(many=True, required=False, max_length=32)  # type: ignore[call-arg]
     metadata = metadata_field()
-    tool_resources = serializers.JSONField(validators=[validate_tool_resources])
+    tool_resources = tool_resources_field()
     participant_ids = serializers.ListField(child=Text(max_length=40), max_length=100)
 
     def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
@@ -138,16 +178,19 @@ class RunInput(Input):
     temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)
     top_p = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
     stream = serializers.BooleanField(allow_null=True)
-    max_prompt_tokens = serializers.IntegerField(min_value=1, allow_null=True)
-    max_completion_tokens = serializers.IntegerField(min_value=1, allow_null=True)
+    max_prompt_tokens = serializers.IntegerField(min_value=1, max_value=MAX_INT, allow_null=True)
+    max_completion_tokens = serializers.IntegerField(
+        min_value=1, max_value=MAX_INT, allow_null=True
+    )
     truncation_strategy = serializers.JSONField(
         allow_null=True, validators=[validate_truncation_strategy]
     )
     tool_choice = serializers.JSONField(allow_null=True, validators=[validate_tool_choice])
     parallel_tool_calls = serializers.BooleanField()
     response_format = serializers.JSONField(allow_null=True, validators=[validate_response_format])
-    thread = ThreadInput()
-    tool_resources = serializers.JSONField(allow_null=True, validators=[validate_tool_resources])
+    thread = ThreadInput(allow_null=True)
+    # null leaves the thread's own tool_resources as they are.
+    tool_resources = ToolResourcesField(allow_null=True, validators=[validate_tool_resources])
 
     def __init__(self, *args: Any, with_thread: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,5 +1,6 @@
 """Refuse oversized request bodies with 413 before anything reads them."""
 
+import os
 from collections.abc import Callable
 
 from django.conf import settings
@@ -8,24 +9,39 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from .errors import error_body
 
 
+def _body_size(request: HttpRequest) -> int:
+    """The larger of the declared length and, under ASGI, the length actually received.
+
+    A chunked body has no Content-Length, and one may understate it; Django's ASGI handler has
+    spooled the whole body to a seekable file by now, which DRF would read to its end. (Under
+    WSGI a read stops at the declared length, so that is all there is.)
+    """
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    stream = getattr(request, "_stream", None)
+    if stream is None or not stream.seekable():
+        return declared
+    received = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    return max(declared, received)
+
+
 class RequestSizeLimitMiddleware:
     """DRF parses JSON from the raw stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
 
-    So the limit is held here, on the declared length: ``MAX_REQUEST_BYTES`` for bodies,
-    ``MAX_UPLOAD_BYTES`` for multipart file uploads.
+    So the limit is held here: ``MAX_REQUEST_BYTES`` for bodies, ``MAX_UPLOAD_BYTES`` for
+    multipart file uploads.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
         multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data")
         limit = settings.MAX_UPLOAD_BYTES if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and length > limit:
+        if limit is not None and (length := _body_size(request)) > limit:
             body = error_body(
                 f"The request body is {length} bytes; the limit is {limit} bytes.",
                 status_code=413,

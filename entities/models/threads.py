@@ -79,6 +79,10 @@ def _file_path(instance: "File", filename: str) -> str:
 class File(models.Model):
     id = public_id_field("file")
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="files")
+    # The thread whose code interpreter wrote it: the thread's participants may read it.
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.SET_NULL, related_name="output_files"
+    )
     filename = models.CharField(max_length=255)
     bytes = models.BigIntegerField(default=0)
     purpose = models.CharField(max_length=32, default="assistants")

@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from entities.errors import InvalidRequest
 from entities.models import Assistant, FunctionDefinition, User
+from entities.services.files import code_interpreter_file_ids, file_ids_check
 
 
 def _definitions(ids: list[str]) -> list[FunctionDefinition]:
@@ -19,10 +20,17 @@ def _definitions(ids: list[str]) -> list[FunctionDefinition]:
     return [found[i] for i in ids]
 
 
+def _check_tool_resources(*, owner: User, fields: dict[str, Any]) -> None:
+    if "tool_resources" in fields:
+        file_ids = code_interpreter_file_ids(fields["tool_resources"])
+        file_ids_check(owner=owner, file_ids=file_ids, param="tool_resources")
+
+
 @transaction.atomic
 def assistant_create(
     *, owner: User, model: str, function_definition_ids: list[str] | None = None, **fields: Any
 ) -> Assistant:
+    _check_tool_resources(owner=owner, fields=fields)
     assistant = Assistant.objects.create(owner=owner, model=model, **fields)
     if function_definition_ids:
         assistant.function_definitions.set(_definitions(function_definition_ids))
@@ -31,8 +39,14 @@ def assistant_create(
 
 @transaction.atomic
 def assistant_update(
-    *, assistant: Assistant, function_definition_ids: list[str] | None = None, **fields: Any
+    *,
+    assistant: Assistant,
+    editor: User,
+    function_definition_ids: list[str] | None = None,
+    **fields: Any,
 ) -> Assistant:
+    """Change an assistant; files named in its tool_resources must be ``editor``'s."""
+    _check_tool_resources(owner=editor, fields=fields)
     for field, value in fields.items():
         setattr(assistant, field, value)
     if fields:
@@ -46,12 +60,21 @@ def assistant_delete(*, assistant: Assistant) -> None:
     assistant.delete()
 
 
+def _name_taken(name: str) -> InvalidRequest:
+    return InvalidRequest(f"A function definition named '{name}' exists already.", param="name")
+
+
 def function_definition_create(
     *, owner: User | None, name: str, **fields: Any
 ) -> FunctionDefinition:
     if FunctionDefinition.objects.filter(name=name).exists():
-        raise InvalidRequest(f"A function definition named '{name}' exists already.", param="name")
-    return FunctionDefinition.objects.create(owner=owner, name=name, **fields)
+        raise _name_taken(name)
+    try:
+        # Two creates at once both pass the check above; the unique name stops the second.
+        with transaction.atomic():
+            return FunctionDefinition.objects.create(owner=owner, name=name, **fields)
+    except IntegrityError:
+        raise _name_taken(name) from None
 
 
 def function_definition_update(
@@ -59,11 +82,15 @@ def function_definition_update(
 ) -> FunctionDefinition:
     name = fields.get("name")
     if name and FunctionDefinition.objects.filter(name=name).exclude(pk=definition.pk).exists():
-        raise InvalidRequest(f"A function definition named '{name}' exists already.", param="name")
+        raise _name_taken(name)
     for field, value in fields.items():
         setattr(definition, field, value)
     if fields:
-        definition.save(update_fields=list(fields))
+        try:
+            with transaction.atomic():
+                definition.save(update_fields=list(fields))
+        except IntegrityError:
+            raise _name_taken(str(name)) from None
     return definition
 
 

@@ -7,20 +7,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from entities.errors import InvalidRequest
-from entities.models import Assistant, File, Message, Run, Thread, User
+from entities.models import Assistant, Message, Run, Thread, User
+from entities.services.files import code_interpreter_file_ids, file_ids_check
 from inference.events import message_event
 from inference.live import publish, thread_group
-
-
-def _check_file_ids(*, owner: User, file_ids: Iterable[str], param: str) -> None:
-    file_ids = list(file_ids)
-    files = File.objects.filter(id__in=file_ids)
-    if not owner.is_admin:
-        files = files.filter(owner=owner)
-    found = set(files.values_list("id", flat=True))
-    for file_id in file_ids:
-        if file_id not in found:
-            raise InvalidRequest(f"No file found with id '{file_id}'.", param=param)
+from tools.sandbox.workdir import workdir_remove
 
 
 def _participants(ids: Iterable[str], *, param: str) -> list[User]:
@@ -45,8 +36,9 @@ def thread_create(
     participants = _participants(participant_ids or [], param="participant_ids")
     if creator not in participants and (participant_ids is None or not creator.is_admin):
         participants.insert(0, creator)
-    ci_files = (tool_resources or {}).get("code_interpreter", {}).get("file_ids", [])
-    _check_file_ids(owner=creator, file_ids=ci_files, param="tool_resources")
+    file_ids_check(
+        owner=creator, file_ids=code_interpreter_file_ids(tool_resources), param="tool_resources"
+    )
     thread = Thread.objects.create(
         owner=creator, metadata=metadata or {}, tool_resources=tool_resources or {}
     )
@@ -59,13 +51,23 @@ def thread_create(
 def thread_update(
     *,
     thread: Thread,
+    editor: User | None = None,
     metadata: dict[str, str] | None = None,
     tool_resources: dict[str, Any] | None = None,
     participant_ids: list[str] | None = None,
 ) -> Thread:
+    """Change a thread; files named in ``tool_resources`` must be ``editor``'s (the user who
+    asks), as at creation."""
     if metadata is not None:
         thread.metadata = metadata
     if tool_resources is not None:
+        if editor is None:
+            raise ValueError("changing tool_resources needs the editor, whose files they name")
+        file_ids_check(
+            owner=editor,
+            file_ids=code_interpreter_file_ids(tool_resources),
+            param="tool_resources",
+        )
         thread.tool_resources = tool_resources
     thread.save(update_fields=["metadata", "tool_resources"])
     if participant_ids is not None:
@@ -74,7 +76,10 @@ def thread_update(
 
 
 def thread_delete(*, thread: Thread) -> None:
+    thread_id = thread.id
     thread.delete()
+    # The code interpreter's files of the thread go with it (its outputs stay as Files).
+    transaction.on_commit(lambda: workdir_remove(thread_id))
 
 
 def message_create(
@@ -111,7 +116,7 @@ def message_create(
                     param=f"{param_prefix}sender_id",
                 )
     if author is not None:
-        _check_file_ids(
+        file_ids_check(
             owner=author,
             file_ids=[a["file_id"] for a in attachments or []]
             + [p["image_file"]["file_id"] for p in content if p["type"] == "image_file"],

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from entities.errors import InvalidRequest
@@ -26,15 +26,21 @@ def user_create(
     account = None
     if username:
         Account = get_user_model()
+        taken = InvalidRequest(f"The login '{username}' is taken.", param="username")
         if Account.objects.filter(username=username).exists():
-            raise InvalidRequest(f"The login '{username}' is taken.", param="username")
-        account = Account.objects.create_user(
-            username=username,
-            email=email,
-            password=password,
-            is_staff=is_admin,
-            is_superuser=is_admin,
-        )
+            raise taken
+        try:
+            # Two creates at once both pass the check above; the unique username stops one.
+            with transaction.atomic():
+                account = Account.objects.create_user(
+                    username=username,
+                    email=email,
+                    password=password,
+                    is_staff=is_admin,
+                    is_superuser=is_admin,
+                )
+        except IntegrityError:
+            raise taken from None
     return User.objects.create(name=name, email=email, is_admin=is_admin, account=account)
 
 

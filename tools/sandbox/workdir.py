@@ -9,6 +9,7 @@ next upload overwrite the settings as the worker's user).
 import mimetypes
 import os
 import re
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from pathlib import Path
 from django.conf import settings
 
 MOUNT_POINT = "/mnt/data"
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
+# Raster only: an SVG can carry script, so it comes back as a plain file, not an image.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 # A listing stops here, so a directory stuffed with files cannot stall every later execution.
 MAX_ENTRIES = 10_000
 MAX_DEPTH = 16
@@ -47,6 +49,13 @@ def workdir_for(thread_id: str) -> Path:
     return path
 
 
+def workdir_remove(thread_id: str) -> None:
+    """Delete the thread's directory, if it has one (when the thread is deleted)."""
+    if _THREAD_ID.match(thread_id):
+        # rmtree neither follows nor is fooled by links the code may have left in it.
+        shutil.rmtree(workdir_root() / thread_id, ignore_errors=True)
+
+
 def prepare_workdir(path: Path) -> None:
     """Make ``path`` a directory the sandbox user can write (it is refused if a link)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -60,9 +69,9 @@ def prepare_workdir(path: Path) -> None:
 
 
 def _safe_name(name: str) -> str:
-    if not name or name in {".", ".."} or "/" in name or "\0" in name:
-        raise ValueError(f"not a file name: {name!r}")
-    return name
+    """A name for one entry of the workdir, whatever the upload was called."""
+    name = name.replace("/", "_").replace("\0", "_")
+    return "_" + name if name in {"", ".", ".."} else name
 
 
 def stage_file(workdir: Path, name: str, content: bytes) -> str:

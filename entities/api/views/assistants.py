@@ -13,7 +13,7 @@ from entities.services import assistants as services
 from .base import ApiView
 
 # Nullable on the wire, but stored as the model's empty default.
-_NULL_MEANS_DEFAULT = {"tool_resources": {}, "response_format": "auto"}
+_NULL_MEANS_DEFAULT = {"response_format": "auto"}
 
 
 def _assistant_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +59,7 @@ class AssistantDetailView(ApiView):
             if not self.user.is_admin:
                 raise PermissionDenied("Only admins can give an assistant to another user.")
             data["owner"] = selectors.user_get(self.user, data.pop("user_id"))
-        assistant = services.assistant_update(assistant=assistant, **data)
+        assistant = services.assistant_update(assistant=assistant, editor=self.user, **data)
         return Response(AssistantSerializer(assistant).data)
 
     @extend_schema(operation_id="deleteAssistant", responses={200: dict})

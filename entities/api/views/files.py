@@ -14,10 +14,14 @@ from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.wire import FileSerializer, deleted
-from entities.errors import InvalidRequest
+from entities.errors import InvalidRequest, PermissionDenied
 from entities.services import files as services
 
 from .base import ApiView
+
+# Shown in the browser; anything else (SVG, HTML, ...) written by a model or uploaded by a user
+# could run script on our origin with the viewer's session, so it is only ever downloaded.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 _UPLOAD = inline_serializer(
     "FileUpload", {"file": serializers.FileField(), "purpose": serializers.CharField()}
@@ -62,7 +66,10 @@ class FileDetailView(ApiView):
 
     @extend_schema(operation_id="deleteFile", responses={200: OpenApiTypes.OBJECT})
     def delete(self, request: Request, file_id: str) -> Response:
-        services.file_delete(file=selectors.file_get(self.user, file_id))
+        file = selectors.file_get(self.user, file_id)
+        if file.owner_id != self.user.id and not self.user.is_admin:
+            raise PermissionDenied("Only the file's owner can delete it.")
+        services.file_delete(file=file)
         return Response({**deleted(file_id, "file"), "object": "file"})
 
 
@@ -84,6 +91,12 @@ class FileContentView(ApiView):
     def get(self, request: Request, file_id: str) -> FileResponse:
         file = selectors.file_get(self.user, file_id)
         content_type = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
-        return FileResponse(
-            file.content.open("rb"), content_type=content_type, filename=file.filename
+        response = FileResponse(
+            file.content.open("rb"),
+            content_type=content_type,
+            filename=file.filename,
+            as_attachment=content_type not in INLINE_TYPES,
         )
+        response["Content-Security-Policy"] = "sandbox"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

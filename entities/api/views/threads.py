@@ -6,17 +6,37 @@ from entities import selectors
 from entities.api.inputs import MessageInput, MessageUpdateInput, ThreadInput
 from entities.api.wire import MessageSerializer, ThreadSerializer, deleted
 from entities.errors import PermissionDenied
-from entities.models import Thread
+from entities.models import Message, Thread, User
 from entities.services import threads as services
 
 from .base import ApiView
 
 
-def _check_participants_change(view: ApiView, thread: Thread, participant_ids: list[str]) -> None:
-    # Anyone in a thread may invite others; only an admin may leave a thread without themselves.
-    if not view.user.is_admin and view.user.id not in participant_ids:
+def _runs_thread(user: User, thread: Thread) -> bool:
+    """The thread's owner and admins; a thread whose owner is gone is everyone's in it."""
+    return user.is_admin or thread.owner_id in (None, user.id)
+
+
+def _check_participants_change(user: User, thread: Thread, participant_ids: list[str]) -> None:
+    """Anyone in a thread may invite others and leave it; only its owner (or an admin) may
+    remove someone else, and the owner stays in their own thread."""
+    if _runs_thread(user, thread):
+        if not user.is_admin and user.id not in participant_ids:
+            raise PermissionDenied(
+                "You cannot remove yourself from your own thread's participant_ids; "
+                "delete the thread."
+            )
+        return
+    current = set(thread.participants.values_list("id", flat=True))
+    removed = current - set(participant_ids) - {user.id}
+    if removed:
+        raise PermissionDenied("Only the thread's owner can remove other participants.")
+
+
+def _check_message_change(user: User, thread: Thread, message: Message) -> None:
+    if message.sender_id != user.id and not _runs_thread(user, thread):
         raise PermissionDenied(
-            "You cannot remove yourself from participant_ids; delete the thread."
+            "Only the message's sender or the thread's owner can change or delete it."
         )
 
 
@@ -42,13 +62,17 @@ class ThreadDetailView(ApiView):
         thread = selectors.thread_get(self.user, thread_id)
         data = self.validated(ThreadInput, request, creating=False)
         if "participant_ids" in data:
-            _check_participants_change(self, thread, data["participant_ids"])
-        thread = services.thread_update(thread=thread, **data)
-        return Response(ThreadSerializer(selectors.thread_get(self.user, thread.id)).data)
+            _check_participants_change(self.user, thread, data["participant_ids"])
+        thread = services.thread_update(thread=thread, editor=self.user, **data)
+        # Not re-read through thread_get: someone who just left may no longer see it.
+        return Response(ThreadSerializer(thread).data)
 
     @extend_schema(operation_id="deleteThread", responses={200: dict})
     def delete(self, request: Request, thread_id: str) -> Response:
-        services.thread_delete(thread=selectors.thread_get(self.user, thread_id))
+        thread = selectors.thread_get(self.user, thread_id)
+        if not _runs_thread(self.user, thread):
+            raise PermissionDenied("Only the thread's owner can delete it.")
+        services.thread_delete(thread=thread)
         return Response(deleted(thread_id, "thread"))
 
 
@@ -85,14 +109,18 @@ class MessageDetailView(ApiView):
 
     @extend_schema(operation_id="modifyMessage", request=MessageUpdateInput)
     def post(self, request: Request, thread_id: str, message_id: str) -> Response:
-        message = selectors.message_get(selectors.thread_get(self.user, thread_id), message_id)
+        thread = selectors.thread_get(self.user, thread_id)
+        message = selectors.message_get(thread, message_id)
         data = self.validated(MessageUpdateInput, request)
+        _check_message_change(self.user, thread, message)
         if "metadata" in data:
             message = services.message_update(message=message, metadata=data["metadata"])
         return Response(MessageSerializer(message).data)
 
     @extend_schema(operation_id="deleteMessage", responses={200: dict})
     def delete(self, request: Request, thread_id: str, message_id: str) -> Response:
-        message = selectors.message_get(selectors.thread_get(self.user, thread_id), message_id)
+        thread = selectors.thread_get(self.user, thread_id)
+        message = selectors.message_get(thread, message_id)
+        _check_message_change(self.user, thread, message)
         services.message_delete(message=message)
         return Response(deleted(message_id, "thread.message"))
