@@ -6,12 +6,15 @@ through here, with the same official client and the same error wording.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 import ollama
 from django.conf import settings
 
+from . import hosts
+from .models import OllamaHost
 from .providers import ProviderError
 from .providers.ollama import OllamaProvider, new_client
 
@@ -30,9 +33,21 @@ class CatalogueEntry:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class HostCatalogue:
+    """One Ollama host as the console shows it: its state and, when it answers, its models."""
+
+    url: str  # without credentials: the form's value, and what the page shows
+    state: str  # up, down or disabled
+    last_seen: datetime | None
+    last_error: str
+    entries: list[CatalogueEntry]
+    problem: str | None
+
+
 def _unreachable(host: str, exc: Exception) -> ProviderError:
     return ProviderError(
-        f"Ollama is not reachable at {host} ({exc.__class__.__name__}: {exc}). "
+        f"Ollama is not reachable at {hosts.public_url(host)} ({exc.__class__.__name__}: {exc}). "
         "Check that it is running and that OLLAMA_HOST points at it.",
         permanent=False,
     )
@@ -56,7 +71,7 @@ def catalogue(host: str | None = None) -> list[CatalogueEntry]:
         problems = []
         try:
             info = provider.model_info(model.name)
-            capabilities, context = info.capabilities, info.context_length
+            capabilities, context = info.capabilities, info.max_context_length
         except ProviderError as exc:
             capabilities, context = (), None
             problems.append(exc.message)
@@ -75,6 +90,55 @@ def catalogue(host: str | None = None) -> list[CatalogueEntry]:
             )
         )
     return sorted(entries, key=lambda e: e.name)
+
+
+def host_catalogues() -> list[HostCatalogue]:
+    """Every known host (``OLLAMA_HOSTS`` or ``OLLAMA_HOST``, and the admin's) with its models."""
+    shown = []
+    for state in hosts.host_states(refresh_due=True):
+        url = hosts.public_url(state.url)
+        last_error = state.last_error.replace(state.url, url)
+        entries: list[CatalogueEntry] = []
+        problem = None
+        if not state.enabled:
+            problem = "Disabled in the admin."
+        elif state.state == hosts.DOWN:
+            problem = f"Ollama is not reachable at {url} ({last_error})."
+        else:
+            try:
+                entries = catalogue(state.url)
+            except ProviderError as exc:  # the provider's wording names the URL as configured
+                problem = exc.message.replace(state.url, url)
+        shown.append(
+            HostCatalogue(
+                url=url,
+                state=state.state if state.enabled else "disabled",
+                last_seen=state.last_seen,
+                last_error=last_error,
+                entries=entries,
+                problem=problem,
+            )
+        )
+    return shown
+
+
+def host_for(chosen: str) -> str:
+    """The URL (with any credentials) of the enabled host the console names by its public URL;
+    with no choice made, the only one. Raises ProviderError when that names none."""
+    enabled = [state.url for state in hosts.host_states() if state.enabled]
+    if not chosen:
+        if len(enabled) == 1:
+            return enabled[0]
+        raise ProviderError("Choose the Ollama host.", permanent=True)
+    for url in enabled:
+        if hosts.public_url(url) == chosen:
+            return url
+    raise ProviderError(f"No enabled Ollama host is {chosen}.", permanent=True)
+
+
+def host_refresh(url: str) -> None:
+    """Read the host's model list again now, so routing sees a pull or delete at once."""
+    hosts.refresh(list(OllamaHost.objects.filter(url=url)), force=True)
 
 
 async def pull(name: str, host: str | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -97,12 +161,13 @@ async def pull(name: str, host: str | None = None) -> AsyncIterator[dict[str, An
 
 def delete(name: str, host: str | None = None) -> None:
     host = host or settings.OLLAMA_HOST
+    shown = hosts.public_url(host)
     try:
         with new_client(host, timeout=30) as client:
             client.delete(name)
     except ollama.ResponseError as exc:
         if exc.status_code == 404:
-            raise ProviderError(f"Ollama at {host} has no model '{name}'.") from exc
-        raise ProviderError(f"Ollama at {host} answered {exc.status_code}: {exc.error}") from exc
+            raise ProviderError(f"Ollama at {shown} has no model '{name}'.") from exc
+        raise ProviderError(f"Ollama at {shown} answered {exc.status_code}: {exc.error}") from exc
     except (httpx.HTTPError, ConnectionError) as exc:
         raise _unreachable(host, exc) from exc

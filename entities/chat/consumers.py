@@ -11,6 +11,7 @@ participants and admins join; others are closed with 4403, strangers with 4401.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -127,12 +128,18 @@ def run_event_frame(run_id: str, event: Event) -> str:
     return f'{head[:-1]}, "data": {event.data}}}'
 
 
+class SocketGone(Exception):
+    """The client went away while a frame was being sent to it."""
+
+
 class ThreadConsumer(AsyncJsonWebsocketConsumer):
     user: User | None = None
     thread_id: str = ""
 
     async def connect(self) -> None:
         self.streams: dict[str, asyncio.Task[None]] = {}
+        # Every run streamed on this connection: a late "new run" notice for one is not replayed.
+        self.followed: set[str] = set()
         offered = self.scope.get("subprotocols") or []
         # Accept first, then close with our code: a refused handshake reaches a browser as 1006.
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
@@ -248,17 +255,34 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         """Stream the run's events after ``after``; a second subscribe replaces the first."""
         if (previous := self.streams.pop(run_id, None)) is not None:
             previous.cancel()
+        self.followed.add(run_id)
         self.streams[run_id] = asyncio.create_task(self._stream(run_id, after))
+
+    async def _send_text(self, text: str) -> None:
+        try:
+            await self.send(text_data=text)
+        except OSError as exc:  # how an ASGI server reports a client gone mid-send
+            raise SocketGone from exc
 
     async def _stream(self, run_id: str, after: int) -> None:
         try:
             # Followed past requires_action: tool outputs may come from elsewhere (the API).
             async for event in run_events(run_id, after=after, until_action=False):
                 if event is not None:
-                    await self.send(text_data=run_event_frame(run_id, event))
-            await self.send_json({"type": "run.done", "run_id": run_id})
-        except Exception:  # the socket went away mid-send; the client resumes with subscribe
-            log.debug("Stopped streaming %s", run_id, exc_info=True)
+                    await self._send_text(run_event_frame(run_id, event))
+            await self._send_text(json.dumps({"type": "run.done", "run_id": run_id}))
+        except SocketGone:  # the client resumes with subscribe when it is back
+            log.debug("Stopped streaming %s: the socket went away", run_id, exc_info=True)
+        except Exception as exc:  # reading failed: say so, or the page waits for good
+            log.error("Streaming run %s failed", run_id, exc_info=exc)
+            body = error_body(
+                "The server stopped streaming this run because of an error. "
+                "Subscribe again to resume.",
+                status_code=500,
+                code="server_error",
+            )
+            with contextlib.suppress(SocketGone):
+                await self._send_text(json.dumps({"type": "error", "run_id": run_id, **body}))
         finally:
             if self.streams.get(run_id) is asyncio.current_task():
                 del self.streams[run_id]
@@ -272,6 +296,6 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def thread_run(self, message: dict[str, Any]) -> None:
-        """Another participant started a run here: follow it from its first event."""
-        if message["origin"] != self.channel_name and message["run_id"] not in self.streams:
+        """A run started here (by anyone, anywhere): follow it from its first event."""
+        if message["run_id"] not in self.followed:  # this page's own run is followed already
             self._follow(message["run_id"], after=0)

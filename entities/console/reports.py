@@ -10,6 +10,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from entities.models import Run, RunEvent
+from inference.hosts import public_url
 
 
 def _who(run: Run) -> str:
@@ -40,6 +41,7 @@ def active_runs() -> list[dict[str, Any]]:
             "thread_id": run.thread_id,
             "status": run.status,
             "model": run.model,
+            "ollama_host": public_url(run.ollama_host) if run.ollama_host else "",
             "assistant": str(run.assistant) if run.assistant else "",
             "user": _who(run),
             "tokens": max(deltas.get(run.id, 0), (run.usage or {}).get("completion_tokens", 0)),

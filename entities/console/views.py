@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import (
     HttpRequest,
@@ -26,6 +26,7 @@ from entities.errors import EntitiesError
 from entities.models import Run
 from entities.services.runs import run_cancel
 from inference import ollama_models
+from inference.hosts import public_url
 from inference.providers import ProviderError
 
 from . import reports
@@ -57,26 +58,24 @@ def console_index(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_GET
 def models_page(request: HttpRequest) -> HttpResponse:
-    try:
-        entries, problem = ollama_models.catalogue(), None
-    except ProviderError as exc:
-        entries, problem = [], exc.message
+    shown = ollama_models.host_catalogues()
     return _page(
         request,
         "admin/console/models.html",
         "Models",
-        entries=entries,
-        problem=problem,
-        ollama_host=settings.OLLAMA_HOST,
+        hosts=shown,
+        choices=[host.url for host in shown if host.state != "disabled"],
     )
 
 
-async def _pull_lines(name: str) -> AsyncIterator[str]:
+async def _pull_lines(name: str, host: str) -> AsyncIterator[str]:
     try:
-        async for progress in ollama_models.pull(name):
+        async for progress in ollama_models.pull(name, host):
             yield json.dumps(progress) + "\n"
     except ProviderError as exc:
         yield json.dumps({"error": exc.message}) + "\n"
+    finally:
+        await sync_to_async(ollama_models.host_refresh)(host)
 
 
 @staff_only
@@ -87,7 +86,11 @@ def model_pull(request: HttpRequest) -> HttpResponseBase:
     if not name:
         body = error_body("Name the model to pull.", status_code=400, param="name")
         return JsonResponse(body, status=400)
-    response = StreamingHttpResponse(_pull_lines(name), content_type="application/x-ndjson")
+    try:
+        host = ollama_models.host_for((request.POST.get("host") or "").strip())
+    except ProviderError as exc:
+        return JsonResponse(error_body(exc.message, status_code=400, param="host"), status=400)
+    response = StreamingHttpResponse(_pull_lines(name, host), content_type="application/x-ndjson")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
@@ -98,11 +101,13 @@ def model_pull(request: HttpRequest) -> HttpResponseBase:
 def model_delete(request: HttpRequest) -> HttpResponse:
     name = (request.POST.get("name") or "").strip()
     try:
-        ollama_models.delete(name)
+        host = ollama_models.host_for((request.POST.get("host") or "").strip())
+        ollama_models.delete(name, host)
     except ProviderError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Deleted {name} from Ollama.")
+        ollama_models.host_refresh(host)
+        messages.success(request, f"Deleted {name} from Ollama at {public_url(host)}.")
     return HttpResponseRedirect(reverse("console:models"))
 
 

@@ -13,6 +13,7 @@
   const $ = (id) => document.getElementById(id);
   const ACTIVE = new Set(["queued", "in_progress", "requires_action", "cancelling"]);
   const ASSISTANT_KEY = `entities.assistant.${config.user.id}`;
+  const JOIN_TIMEOUT_MS = 15000; // a send() waits this long for the socket to join
 
   const ui = {
     assistant: $("assistant"),
@@ -46,6 +47,7 @@
     steps: new Map(),
     lastSeq: new Map(),
     following: new Set(),
+    resubscribes: new Map(),
     pending: new Map(),
     ws: null,
     retries: 0,
@@ -730,8 +732,12 @@
     const ws = new WebSocket(`${scheme}://${location.host}/ws/threads/${encodeURIComponent(state.thread.id)}/`);
     state.ws = ws;
     setConnection("Connecting…");
-    let resolveJoined;
-    state.joined = new Promise((resolve) => (resolveJoined = resolve));
+    let resolveJoined, rejectJoined;
+    state.joined = new Promise((resolve, reject) => {
+      resolveJoined = resolve;
+      rejectJoined = reject;
+    });
+    state.joined.catch(() => {}); // only a waiting send() reports it
     ws.addEventListener("message", (event) => {
       if (state.ws !== ws) return;
       const frame = JSON.parse(event.data);
@@ -745,6 +751,10 @@
       }
     });
     ws.addEventListener("close", (event) => {
+      // A send() waiting for this socket to join hears why it never will.
+      rejectJoined(new Error(event.code === 4403
+        ? "You do not take part in this chat any more: your message was not sent."
+        : "The connection to the server was lost: your message was not sent."));
       if (state.ws !== ws) return; // closed on purpose, or replaced
       state.ws = null;
       if (event.code === 4401) {
@@ -792,6 +802,7 @@
       const last = state.lastSeq.get(frame.run_id) || 0;
       if (frame.seq <= last) return; // seen already
       state.lastSeq.set(frame.run_id, frame.seq);
+      state.resubscribes.delete(frame.run_id);
       state.following.add(frame.run_id);
       applyEvent(frame.run_id, frame.event, frame.data);
     } else if (frame.type === "run.done") {
@@ -803,6 +814,17 @@
     } else if (frame.type === "ack") {
       state.pending.delete(frame.id);
       if (frame.run_id) state.following.add(frame.run_id);
+    } else if (frame.type === "error" && frame.run_id && !frame.id) {
+      // The server stopped streaming this run: say so, and pick it up again from the last number.
+      showNotice(frame.error.message);
+      const tries = (state.resubscribes.get(frame.run_id) || 0) + 1;
+      state.resubscribes.set(frame.run_id, tries);
+      if (tries <= 3) {
+        setTimeout(() => {
+          if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return; // onJoined resumes it
+          request({ type: "subscribe", run_id: frame.run_id, after: state.lastSeq.get(frame.run_id) || 0 });
+        }, 1000 * tries);
+      }
     } else if (frame.type === "error") {
       const text = state.pending.get(frame.id);
       state.pending.delete(frame.id);
@@ -825,7 +847,15 @@
     }
     if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
       if (!state.ws) connect();
-      await state.joined;
+      let timer;
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("The server does not answer: your message was not sent.")), JOIN_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([state.joined, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     const frame = { type: "message.create", content: text };
     if (ui.assistant.value) frame.assistant_id = ui.assistant.value;

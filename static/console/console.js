@@ -41,6 +41,8 @@
       event.preventDefault();
       const name = pullForm.elements.name.value.trim();
       if (!name) return;
+      const fields = { name };
+      if (pullForm.elements.host) fields.host = pullForm.elements.host.value;
       box.hidden = false;
       box.classList.remove("failed", "done");
       bar.value = 0;
@@ -53,7 +55,7 @@
         const response = await fetch(pullForm.action, {
           method: "POST",
           headers: { "X-CSRFToken": csrfToken(pullForm) },
-          body: new URLSearchParams({ name }),
+          body: new URLSearchParams(fields),
           credentials: "same-origin",
         });
         if (!response.ok) {
@@ -87,13 +89,13 @@
 
   document.querySelectorAll("form.delete-model").forEach((form) => {
     form.addEventListener("submit", (event) => {
-      if (!confirm(`Delete ${form.dataset.name} from Ollama? Assistants using it will fail until it is pulled again.`)) {
+      if (!confirm(`Delete ${form.dataset.name} from ${form.dataset.host}? Assistants using it will fail until it is pulled again.`)) {
         event.preventDefault();
       }
     });
   });
 
-  // --- active runs: polled every second; cancel from the row ----------------------------------
+  // --- active runs: polled every second while the tab is visible; cancel from the row ---------
 
   const table = document.getElementById("active-runs");
   if (table) {
@@ -113,7 +115,7 @@
         const row = document.createElement("tr");
         row.className = "empty";
         const td = cell("No run is active.");
-        td.colSpan = 8;
+        td.colSpan = 9;
         row.append(td);
         body.replaceChildren(row);
         return;
@@ -139,6 +141,7 @@
             head,
             cell(run.status),
             cell(run.model),
+            cell(run.ollama_host),
             cell(run.assistant),
             cell(run.user),
             cell(String(run.tokens), "num"),
@@ -181,6 +184,16 @@
       refresh();
     });
 
-    setInterval(refresh, 1000);
+    // A hidden tab does not poll; it catches up at once when shown again.
+    let timer = null;
+    function poll() {
+      clearInterval(timer);
+      timer = document.hidden ? null : setInterval(refresh, 1000);
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) refresh();
+      poll();
+    });
+    poll();
   }
 })();

@@ -5,6 +5,7 @@ Chromium fails these tests and says how to get it (``make browser``), rather tha
 """
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,26 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 LOGIN, PASSWORD = "dora", "dora-passphrase"
 OPS_LOGIN, OPS_PASSWORD = "ops", "ops-passphrase"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test leaves a screenshot of its page in tests/artifacts/<test>.png."""
+    report = yield
+    if report.failed and report.when == "call":
+        funcargs = getattr(item, "funcargs", {})
+        pages = [funcargs["page"]] if "page" in funcargs else []
+        if not pages and "browser" in funcargs:  # a test that opened its own context
+            pages = [p for context in funcargs["browser"].contexts for p in context.pages]
+        ARTIFACTS.mkdir(exist_ok=True)
+        for index, tab in enumerate(pages):
+            suffix = f"-{index + 1}" if index else ""
+            name = re.sub(r"[^\w.-]+", "_", item.name) + suffix
+            try:
+                tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            except Exception as exc:  # a closed page: the report stays as it is
+                report.sections.append(("screenshot", f"none taken: {exc}"))
+    return report
 
 
 @pytest.fixture(scope="session")

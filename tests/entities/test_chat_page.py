@@ -1,5 +1,6 @@
 """The chat page at /: logging in, what the page is given, who takes part, its static files."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -136,3 +137,20 @@ def test_every_vendored_library_keeps_its_license() -> None:
     assert {d.name for d in vendored} == {"marked", "dompurify", "highlightjs"}
     for library in vendored:
         assert (library / "LICENSE").read_text().strip(), library
+
+
+def test_every_vendored_file_matches_its_recorded_sha256() -> None:
+    """A vendored file edited by hand, or left behind by a half-done update, fails here."""
+    vendor = ROOT / "static" / "vendor"
+    recorded = {}
+    for line in (vendor / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        recorded[name] = digest
+    present = {
+        path.relative_to(vendor).as_posix()
+        for path in vendor.rglob("*")
+        if path.is_file() and path.name not in ("README.md", "SHA256SUMS")
+    }
+    assert set(recorded) == present  # none added or removed without its sum
+    for name, digest in recorded.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name

@@ -15,6 +15,7 @@ from entities.services.runs import run_create
 from entities.services.threads import message_create, thread_create
 from entities.services.users import user_create
 from entities.validation import normalize_message_content
+from inference import hosts
 from inference.engine import execute_run
 from inference.testing.ollama_double import OllamaDouble, Reply
 
@@ -47,13 +48,13 @@ def ask(thread: Thread, author: User, assistant: Assistant, text: str = "Hi") ->
     return run_create(thread=thread, assistant=assistant, created_by=author)
 
 
-def pull(operator: User, name: str) -> tuple[str, list[dict[str, object]]]:
+def pull(operator: User, name: str, host: str = "") -> tuple[str, list[dict[str, object]]]:
     """Ask the console for a pull, as the page's script does; the content type and the lines."""
     browser = AsyncClient()
     browser.force_login(operator.account)  # type: ignore[arg-type]
 
     async def read() -> tuple[str, bytes]:
-        response = await browser.post("/admin/console/models/pull", {"name": name})
+        response = await browser.post("/admin/console/models/pull", {"name": name, "host": host})
         chunks = [chunk async for chunk in response.streaming_content]  # type: ignore[attr-defined]
         return response["Content-Type"], b"".join(chunks)
 
@@ -138,10 +139,103 @@ def test_deleting_a_model_removes_it_from_ollama(console: Client, ollama: Ollama
     response = console.post("/admin/console/models/delete", {"name": "phi3:latest"}, follow=True)
     assert ollama.get_model("phi3") is None
     page = response.content.decode()
-    assert "Deleted phi3:latest from Ollama." in page
+    assert f"Deleted phi3:latest from Ollama at {ollama.host}." in page
     assert 'data-model="phi3:latest"' not in page
     again = console.post("/admin/console/models/delete", {"name": "phi3:latest"}, follow=True)
     assert "has no model &#x27;phi3:latest&#x27;" in again.content.decode()
+
+
+# --- several hosts -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def east() -> Iterator[OllamaDouble]:
+    with OllamaDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def west() -> Iterator[OllamaDouble]:
+    with OllamaDouble() as double:
+        yield double
+
+
+def with_password(host: str) -> str:
+    return host.replace("http://", "http://ops:hunter2@")
+
+
+@pytest.fixture
+def both(east: OllamaDouble, west: OllamaDouble) -> Iterator[None]:
+    """Two Ollama hosts from OLLAMA_HOSTS; west's URL carries a user and password."""
+    with override_settings(OLLAMA_HOSTS=[east.host, with_password(west.host)]):
+        yield
+
+
+def section(page: str, host: str) -> str:
+    start = page.index(f'data-host="{host}" data-state=')
+    return page[start : page.index("</section>", start)]
+
+
+def test_the_catalogue_shows_every_host_with_its_state_and_models(
+    console: Client, east: OllamaDouble, west: OllamaDouble, both: None
+) -> None:
+    west.remove_model("phi3")
+    west.add_pullable("tinyllama:1.1b")
+    page = console.get("/admin/console/models/").content.decode()
+    assert "hunter2" not in page  # the password in west's URL is never shown
+    easts, wests = section(page, east.host), section(page, west.host)
+    assert easts.startswith(f'data-host="{east.host}" data-state="up"')
+    assert "Last seen: 20" in easts
+    assert 'data-model="phi3:latest"' in easts and 'data-model="phi3:latest"' not in wests
+    assert 'data-model="llama3.1:latest"' in wests
+    assert f'<option value="{west.host}">' in page  # pull: the operator picks the host
+
+    west.stop()
+    with override_settings(OLLAMA_TAGS_TTL_SECONDS=0):
+        page = console.get("/admin/console/models/").content.decode()
+    assert "hunter2" not in page
+    wests = section(page, west.host)
+    assert wests.startswith(f'data-host="{west.host}" data-state="down"')
+    assert "Ollama is not reachable at" in wests
+    assert "ConnectError" in wests and "Last seen: 20" in wests  # seen before, not since
+    assert 'data-model="llama3.1:latest"' in section(page, east.host)
+
+
+def test_a_pull_goes_to_the_chosen_host_and_routing_sees_it_at_once(
+    console: Client, operator: User, east: OllamaDouble, west: OllamaDouble, both: None
+) -> None:
+    for double in (east, west):
+        double.add_pullable("tinyllama:1.1b")
+    console.get("/admin/console/models/")  # the hosts' model lists are now stored
+    nowhere = console.post("/admin/console/models/pull", {"name": "tinyllama:1.1b"})
+    assert nowhere.status_code == 400
+    assert nowhere.json()["error"]["message"] == "Choose the Ollama host."
+
+    _, progress = pull(operator, "tinyllama:1.1b", host=west.host)
+    assert progress[-1] == {"status": "success"}
+    assert west.get_model("tinyllama:1.1b") is not None
+    assert east.get_model("tinyllama:1.1b") is None
+    listed = {state.url: state.models for state in hosts.host_states()}
+    assert "tinyllama:1.1b" in listed[with_password(west.host)]
+    assert "tinyllama:1.1b" not in listed[east.host]
+
+
+def test_a_delete_goes_to_the_chosen_host_only(
+    console: Client, east: OllamaDouble, west: OllamaDouble, both: None
+) -> None:
+    console.get("/admin/console/models/")
+    response = console.post(
+        "/admin/console/models/delete", {"name": "phi3:latest", "host": west.host}, follow=True
+    )
+    assert f"Deleted phi3:latest from Ollama at {west.host}." in response.content.decode()
+    assert west.get_model("phi3") is None and east.get_model("phi3") is not None
+    listed = {state.url: state.models for state in hosts.host_states()}
+    assert "phi3:latest" not in listed[with_password(west.host)]
+    assert "phi3:latest" in listed[east.host]
+
+    unchosen = console.post("/admin/console/models/delete", {"name": "phi3"}, follow=True)
+    assert "Choose the Ollama host." in unchosen.content.decode()
+    assert east.get_model("phi3") is not None
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -152,7 +246,9 @@ def test_active_runs_show_status_model_tokens_so_far_and_elapsed(
 ) -> None:
     run = ask(thread, alice, assistant)
     started = timezone.now() - timedelta(seconds=42)
-    Run.objects.filter(pk=run.pk).update(status="in_progress", started_at=started)
+    Run.objects.filter(pk=run.pk).update(
+        status="in_progress", started_at=started, ollama_host="http://ops:hunter2@gpu1:11434"
+    )
     RunEvent.objects.bulk_create(
         RunEvent(run=run, seq=10 + i, event="thread.message.delta", data="{}") for i in range(7)
     )
@@ -162,7 +258,9 @@ def test_active_runs_show_status_model_tokens_so_far_and_elapsed(
     assert (shown["id"], shown["status"], shown["model"]) == (run.id, "in_progress", "llama3.1")
     assert (shown["assistant"], shown["user"], shown["tokens"]) == ("Helper", "alice", 7)
     assert 42 <= shown["elapsed_seconds"] < 60
-    assert run.id in console.get("/admin/console/runs/").content.decode()
+    assert shown["ollama_host"] == "http://gpu1:11434"  # the run's host, without its password
+    page = console.get("/admin/console/runs/").content.decode()
+    assert run.id in page and "<td>http://gpu1:11434</td>" in page and "hunter2" not in page
 
 
 def test_cancel_from_the_console(

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import Client, override_settings
 
 from config.routing import websocket_urlpatterns
@@ -511,3 +511,80 @@ def test_bad_frames_get_the_apis_error_shape(
     run_async(scenario)
     # A refused message.create leaves nothing behind: the message and its run go together.
     assert thread.messages.count() == 0
+
+
+def test_the_sender_gets_each_event_once_even_when_the_new_run_notice_comes_late(
+    thread: Thread,
+    assistant: Assistant,
+    ollama: OllamaDouble,
+    as_erin: Callable[[Thread], WebsocketCommunicator],
+) -> None:
+    ollama.enqueue(Reply(content="First answer."), Reply(content="Second answer."))
+    workers: list[threading.Thread] = []
+
+    async def ask(socket: WebsocketCommunicator, text: str) -> tuple[str, list[Frame]]:
+        frame = {"type": "message.create", "content": text, "assistant_id": assistant.id}
+        await socket.send_json_to(frame)
+        frames = await until(socket, lambda f: f["type"] == "ack")
+        run_id = frames[-1]["run_id"]
+        workers.append(in_a_worker(run_id))
+        return run_id, frames + await until(socket, run_done(run_id))
+
+    async def scenario() -> None:
+        socket = as_erin(thread)
+        await join(socket)
+        first, frames = await ask(socket, "One?")
+        # Under load the "new run" notice run_create sends can be handled after the run has
+        # ended; it is delivered here late, exactly as run_create sends it.
+        live.publish(live.thread_group(thread.id), {"type": "thread.run", "run_id": first})
+        second, more = await ask(socket, "Two?")
+        await socket.disconnect()
+
+        frames += more
+        seqs = [f["seq"] for f in frames if f["type"] == "run.event" and f["run_id"] == first]
+        assert seqs == list(range(1, len(await stored_async(first)) + 1))
+        done = [f["run_id"] for f in frames if f["type"] == "run.done"]
+        assert done == [first, second]
+        assert text_of([f for f in frames if f.get("run_id") == second]) == "Second answer."
+
+    run_async(scenario)
+    for worker in workers:
+        worker.join()
+
+
+def rename_table(old: str, new: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+
+def test_a_database_error_while_streaming_reaches_the_page(
+    thread: Thread,
+    assistant: Assistant,
+    erin: User,
+    as_erin: Callable[[Thread], WebsocketCommunicator],
+) -> None:
+    run = run_create(thread=thread, assistant=assistant, created_by=erin)
+    table = RunEvent._meta.db_table
+
+    async def scenario() -> None:
+        socket = as_erin(thread)
+        await join(socket)
+        # The events table is gone for a moment: the read fails, and the page must hear of it.
+        await database_sync_to_async(rename_table)(table, f"{table}_away")
+        try:
+            await socket.send_json_to({"type": "subscribe", "id": "s1", "run_id": run.id})
+            frames = await until(socket, lambda f: f["type"] in ("error", "run.done"))
+        finally:
+            await database_sync_to_async(rename_table)(f"{table}_away", table)
+        assert frames[0] == {"type": "ack", "id": "s1", "run_id": run.id}
+        error = frames[-1]
+        assert (error["type"], error["run_id"]) == ("error", run.id)
+        assert error["error"]["code"] == "server_error"
+        assert "Subscribe again" in error["error"]["message"]
+
+        await socket.send_json_to({"type": "subscribe", "id": "s2", "run_id": run.id})
+        again = await until(socket, lambda f: f["type"] == "run.event")
+        assert again[-1]["event"] == "thread.run.created"  # resubscribing works once it is back
+        await socket.disconnect()
+
+    run_async(scenario)
