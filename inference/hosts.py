@@ -29,6 +29,7 @@ from django.utils import timezone
 from entities.models import Run
 
 from .models import OllamaHost
+from .providers.base import shared_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,11 @@ def _hosts() -> list[OllamaHost]:
 def _ask(url: str) -> tuple[list[str] | None, str]:
     """The models a host's ``/api/tags`` lists, or None and why it did not answer."""
     try:
-        response = httpx.get(f"{url}/api/tags", timeout=settings.OLLAMA_PROBE_TIMEOUT_SECONDS)
+        response = httpx.get(
+            f"{url}/api/tags",
+            timeout=settings.OLLAMA_PROBE_TIMEOUT_SECONDS,
+            verify=shared_ssl_context(),
+        )
         response.raise_for_status()
         listed = response.json()["models"] or []
         return sorted({m.get("model") or m["name"] for m in listed}), ""
@@ -168,11 +173,21 @@ def choose(
     Preferred: up hosts that list the model, the least busy first. If no up host lists it
     (pulled since the last look?) their lists are read again; if still none does, an up host
     is chosen and answers that the model is missing. If no host is up, the one asked longest
-    ago is tried (unless ``require_up``). None when no host is left to choose.
+    ago is tried (unless ``require_up``). None when no host is left to choose. With one
+    host only there is nothing to choose: it is taken without asking it or counting its runs.
     """
     hosts = [host for host in _hosts() if host.enabled and host.url not in exclude]
     if not hosts:
         return None
+    chosen = hosts[0].url if len(hosts) == 1 and not require_up else _pick(hosts, model, require_up)
+    if chosen is not None and run is not None:
+        # On the row for the other processes, on the object for its next save.
+        run.ollama_host = chosen
+        Run.objects.filter(pk=run.pk).update(ollama_host=chosen)
+    return chosen
+
+
+def _pick(hosts: list[OllamaHost], model: str, require_up: bool) -> str | None:
     refresh(hosts)
     key = model_key(model)
 
@@ -192,11 +207,7 @@ def choose(
             return None
         pool = sorted(hosts, key=lambda h: h.checked_at or timezone.now())[:1]
     busy = _busy([host.url for host in pool])
-    chosen = min(pool, key=lambda h: (busy.get(h.url, 0), random.random())).url
-    if run is not None:  # on the row for the other processes, on the object for its next save
-        run.ollama_host = chosen
-        Run.objects.filter(pk=run.pk).update(ollama_host=chosen)
-    return chosen
+    return min(pool, key=lambda h: (busy.get(h.url, 0), random.random())).url
 
 
 def mark_down(url: str, error: str) -> None:

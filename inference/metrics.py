@@ -3,7 +3,8 @@
 The figures are the database's, not the answering process's, so every web process gives the
 same answer and a scrape through the load balancer is as good as one of each process. What
 happens in short-lived worker processes (sandbox executions) is counted in the database too
-(``MetricCounter``).
+(``MetricCounter``). Counters and histograms never go down: what a run added to them is kept
+in ``MetricCounter`` when the run is deleted (with its thread), and still counted.
 
 - ``entities_runs{status}``: runs by status (``queued`` ones wait for a worker).
 - ``entities_task_queue_depth``: tasks waiting in the broker.
@@ -36,6 +37,8 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django_q.brokers import get_broker
 from django_q.status import Stat
@@ -59,6 +62,10 @@ log = logging.getLogger(__name__)
 TTFT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0)
 SANDBOX_EXECUTIONS = "sandbox_executions"
+# What deleted runs had added to the counters and histograms, kept under these names.
+DELETED_TOKENS = "deleted_run_tokens"
+DELETED_TTFT = "deleted_run_ttft"
+DELETED_DURATION = "deleted_run_duration"
 ENDED = (Run.Status.COMPLETED, Run.Status.INCOMPLETE, Run.Status.FAILED, Run.Status.CANCELLED)
 
 
@@ -84,53 +91,55 @@ def _seconds(value: timedelta | float | None) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _retired(name: str) -> dict[str, int]:
+    return dict(MetricCounter.objects.filter(name=name).values_list("label", "value"))
+
+
 def _histogram(
     name: str,
     documentation: str,
     runs: QuerySet[Run],
     field: str,
     buckets: Iterable[float],
+    deleted: str,
 ) -> HistogramMetricFamily:
-    """A histogram of a duration annotated on the runs, counted by the database."""
+    """A histogram of a duration annotated on the runs, counted by the database, plus what
+    deleted runs had added (``deleted``: their count per bucket, ``sum_us``)."""
     bounds = list(buckets)
     counts: dict[str, Any] = {
         f"le{i}": Count("pk", filter=Q(**{f"{field}__lte": timedelta(seconds=bound)}))
         for i, bound in enumerate(bounds)
     }
     figures = runs.aggregate(count=Count("pk"), total=Sum(field), **counts)
-    cumulative = [(str(bound), figures[f"le{i}"]) for i, bound in enumerate(bounds)]
+    retired = _retired(deleted)
+    cumulative, below = [], 0
+    for i, bound in enumerate(bounds):
+        below += retired.get(f"le{i}", 0)
+        cumulative.append((str(bound), figures[f"le{i}"] + below))
+    count = figures["count"] + below + retired.get("inf", 0)
+    total = _seconds(figures["total"]) + retired.get("sum_us", 0) / 1e6
     return HistogramMetricFamily(
-        name,
-        documentation,
-        buckets=[*cumulative, ("+Inf", figures["count"])],
-        sum_value=_seconds(figures["total"]),
+        name, documentation, buckets=[*cumulative, ("+Inf", count)], sum_value=total
     )
 
 
-def _time_to_first_token() -> HistogramMetricFamily:
+def _with_ttft(runs: QuerySet[Run]) -> QuerySet[Run]:
     # The answer's message is made when its first token arrives (inference.engine).
     answers = Message.objects.filter(run=OuterRef("pk"), role=Message.Role.ASSISTANT)
     first_token = answers.order_by("created_at").values("created_at")[:1]
-    runs = (
-        Run.objects.order_by()
+    return (
+        runs.order_by()
         .annotate(first_token=Subquery(first_token))
         .filter(first_token__isnull=False)
         .annotate(
             ttft=ExpressionWrapper(F("first_token") - F("created_at"), output_field=DurationField())
         )
     )
-    return _histogram(
-        "entities_run_time_to_first_token_seconds",
-        "From a run's creation (queue wait included) to its first answer token.",
-        runs,
-        "ttft",
-        TTFT_BUCKETS,
-    )
 
 
-def _run_duration() -> HistogramMetricFamily:
-    runs = (
-        Run.objects.order_by()
+def _with_duration(runs: QuerySet[Run]) -> QuerySet[Run]:
+    return (
+        runs.order_by()
         .filter(status__in=ENDED, started_at__isnull=False)
         .annotate(ended=Coalesce("completed_at", "failed_at", "cancelled_at"))
         .filter(ended__isnull=False)
@@ -138,13 +147,52 @@ def _run_duration() -> HistogramMetricFamily:
             duration=ExpressionWrapper(F("ended") - F("started_at"), output_field=DurationField())
         )
     )
+
+
+def _time_to_first_token() -> HistogramMetricFamily:
+    return _histogram(
+        "entities_run_time_to_first_token_seconds",
+        "From a run's creation (queue wait included) to its first answer token.",
+        _with_ttft(Run.objects.all()),
+        "ttft",
+        TTFT_BUCKETS,
+        DELETED_TTFT,
+    )
+
+
+def _run_duration() -> HistogramMetricFamily:
     return _histogram(
         "entities_run_duration_seconds",
         "From a run's start in a worker to its end.",
-        runs,
+        _with_duration(Run.objects.all()),
         "duration",
         DURATION_BUCKETS,
+        DELETED_DURATION,
     )
+
+
+def _keep_in_histogram(name: str, value: timedelta, buckets: Iterable[float]) -> None:
+    seconds = value.total_seconds()
+    bucket = next((f"le{i}" for i, bound in enumerate(buckets) if seconds <= bound), "inf")
+    _increment(name, bucket)
+    _increment(name, "sum_us", max(round(seconds * 1e6), 0))
+
+
+@receiver(pre_delete, sender=Run, dispatch_uid="metrics_keep_deleted_run")
+def keep_deleted_run(sender: type[Run], instance: Run, **kwargs: Any) -> None:
+    """Add what a run being deleted counted to the kept figures (before its messages go)."""
+    usage = instance.usage or {}
+    for kind in ("prompt", "completion"):
+        if usage.get(f"{kind}_tokens"):
+            _increment(DELETED_TOKENS, kind, int(usage[f"{kind}_tokens"]))
+    this = Run.objects.filter(pk=instance.pk)
+    for runs, field, name, buckets in (
+        (_with_ttft(this), "ttft", DELETED_TTFT, TTFT_BUCKETS),
+        (_with_duration(this), "duration", DELETED_DURATION, DURATION_BUCKETS),
+    ):
+        value = runs.values_list(field, flat=True).first()
+        if value is not None:
+            _keep_in_histogram(name, value, buckets)
 
 
 def _runs_by_status() -> GaugeMetricFamily:
@@ -162,11 +210,12 @@ def _tokens() -> CounterMetricFamily:
         prompt=Sum(Cast(KT("usage__prompt_tokens"), BigIntegerField())),
         completion=Sum(Cast(KT("usage__completion_tokens"), BigIntegerField())),
     )
+    deleted = _retired(DELETED_TOKENS)
     family = CounterMetricFamily(
         "entities_tokens", "Tokens of every run, by kind.", labels=["kind"]
     )
     for kind in ("prompt", "completion"):
-        family.add_metric([kind], figures[kind] or 0)
+        family.add_metric([kind], (figures[kind] or 0) + deleted.get(kind, 0))
     return family
 
 

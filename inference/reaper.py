@@ -35,7 +35,12 @@ def _reap_one(run_id: str) -> str | None:
             return None
         if run.heartbeat_at is not None and run.heartbeat_at >= stale:
             return None  # it came back to life meanwhile
-        streamed = run.events.filter(event="thread.message.delta").exists()
+        # Deltas reach clients up to a batch before they are stored, so "nothing streamed" is
+        # judged by the message the first token opens (or its stored creation event).
+        streamed = (
+            run.messages.filter(role=Message.Role.ASSISTANT).exists()
+            or run.events.filter(event="thread.message.created").exists()
+        )
         events = []
         open_messages = run.messages.filter(status=Message.Status.IN_PROGRESS)
         open_steps = run.steps.filter(status=RunStep.Status.IN_PROGRESS)

@@ -6,6 +6,7 @@ every event once, in order. SSE responses and websocket consumers both read thro
 """
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -76,13 +77,24 @@ async def run_events(
             # An earlier requires_action only ends the stream if nothing came after it.
             if event.event in end_events and index == len(backlog) - 1:
                 return
+        loop = asyncio.get_running_loop()
+        check_at: float | None = None  # when to read a hole's events from the database
         while True:
-            timeout = GAP_CHECK_SECONDS if ahead else KEEPALIVE_SECONDS
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout)
-            except TimeoutError:
+            # A hole is read from the database once it is GAP_CHECK_SECONDS old, even while
+            # later events keep arriving live (they would otherwise hold it open for good).
+            if ahead and check_at is None:
+                check_at = loop.time() + GAP_CHECK_SECONDS
+            if not ahead:
+                check_at = None
+            timeout = KEEPALIVE_SECONDS if check_at is None else check_at - loop.time()
+            message = None
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    message = await asyncio.wait_for(layer.receive(channel), timeout)
+            if message is None:
                 for event in await stored_after(run_id, last):
                     ahead.setdefault(event.seq, event)
+                check_at = None  # still a hole: read again a window later
                 if not ahead:
                     final = await ended(run_id)
                     if final is not None:  # ended while we held a number past the stored ones
@@ -101,6 +113,7 @@ async def run_events(
             while last + 1 in ahead:
                 event = ahead.pop(last + 1)
                 last = event.seq
+                check_at = None  # any hole left is a new one
                 yield event
                 if event.event in end_events:
                     return

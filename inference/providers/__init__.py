@@ -4,6 +4,7 @@ The registry maps a provider type to the class that speaks it; adding one is add
 and a line here. Which Ollama host answers is chosen by ``inference.hosts``.
 """
 
+import logging
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from .base import ChatRequest, ChatStream, Chunk, ModelInfo, Provider, ProviderE
 
 if TYPE_CHECKING:
     from entities.models import Run
+
+log = logging.getLogger(__name__)
 
 PROVIDERS = {
     "ollama": "inference.providers.ollama.OllamaProvider",
@@ -28,6 +31,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ToolCall",
+    "available_models",
     "resolve",
 ]
 
@@ -60,4 +64,38 @@ def resolve(model: str, *, run: "Run | None" = None) -> tuple[Provider, str]:
     def reroute(failed: str, error: str, tried: Collection[str]) -> str | None:
         return hosts.reroute(model, failed, error, tried=tried, run=run)
 
-    return ollama_class(host=host, reroute=reroute), model
+    return ollama_class(host=host, reroute=reroute, mark_down=hosts.mark_down), model
+
+
+def available_models() -> list[ModelInfo]:
+    """Every model a run can name: those of the enabled Ollama hosts that are up (each name
+    once), then each configured endpoint's as ``ENDPOINT/MODEL``. An endpoint that does not
+    answer is left out; ``ProviderError`` when no Ollama host answers."""
+    from inference import hosts
+
+    ollama_class = import_string(PROVIDERS["ollama"])
+    enabled = [state for state in hosts.host_states(refresh_due=True) if state.enabled]
+    # When none is known to be up, each is asked anyway, for the error that says why.
+    urls = [state.url for state in enabled if state.state == hosts.UP] or [
+        state.url for state in enabled
+    ]
+    models: dict[str, ModelInfo] = {}
+    failures: list[ProviderError] = []
+    for url in urls:
+        try:
+            for model in ollama_class(host=url).list_models():
+                models.setdefault(model.name, model)
+        except ProviderError as exc:
+            failures.append(exc)
+    if failures and len(failures) == len(urls):
+        raise failures[0]
+    for name, endpoint in settings.INFERENCE_ENDPOINTS.items():
+        provider_class = import_string(PROVIDERS[endpoint.get("provider", "openai-compatible")])
+        try:
+            listed = provider_class(name=name, **endpoint).list_models()
+        except ProviderError as exc:
+            log.warning("Endpoint %s left out of the model list: %s", name, exc.message)
+            continue
+        for model in listed:
+            models.setdefault(model.name, model)
+    return list(models.values())

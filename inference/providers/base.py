@@ -49,7 +49,10 @@ class Chunk:
 @dataclass
 class ModelInfo:
     name: str
+    # The context window a run of it gets (Ollama: the num_ctx every chat asks for); the
+    # model's own maximum, as its server reports it, may be larger.
     context_length: int | None = None
+    max_context_length: int | None = None
     capabilities: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     size: int | None = None

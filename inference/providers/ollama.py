@@ -3,6 +3,7 @@
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,6 +17,11 @@ _SHOW_TTL_SECONDS = 60.0
 _show_cache: dict[tuple[str, str], tuple[float, ModelInfo]] = {}
 _show_lock = threading.Lock()
 
+# The context window asked of Ollama (num_ctx) when OLLAMA_NUM_CTX is unset: the model's own,
+# capped so a long-context model does not claim its whole window's memory. Room for a tool's
+# largest output (tools.calls.MAX_OUTPUT_BYTES, about 16k tokens) with the conversation.
+DEFAULT_NUM_CTX = 32768
+
 
 class HostUnreachable(ProviderError):
     """The host refused the connection: nothing was sent or read, so another may be tried."""
@@ -24,15 +30,32 @@ class HostUnreachable(ProviderError):
 # Given the host that would not take a connection, why, and the hosts tried so far: another
 # host to try, or None. The routing (``inference.hosts``) sets one when there is a choice.
 Reroute = Callable[[str, str, Collection[str]], str | None]
+# Given a host that stopped answering mid-stream and why: take it out of the routing.
+MarkDown = Callable[[str, str], None]
 
 
 def new_client(host: str, timeout: float | None = None) -> ollama.Client:
-    """An ollama client for one stream or call (closing it ends that stream at once)."""
+    """An ollama client for one stream or call (closing it ends that stream at once).
+
+    ``timeout`` (``OLLAMA_TIMEOUT_SECONDS``) bounds each wait for a byte; a connection must
+    be taken within ``OLLAMA_PROBE_TIMEOUT_SECONDS``, so a host that is gone is found out
+    (and another one tried) at once, not after a cold model load's allowance.
+    """
+    read = timeout if timeout is not None else settings.OLLAMA_TIMEOUT_SECONDS
     return ollama.Client(
         host=host,
-        timeout=timeout if timeout is not None else settings.OLLAMA_TIMEOUT_SECONDS,
+        timeout=httpx.Timeout(read, connect=min(read, settings.OLLAMA_PROBE_TIMEOUT_SECONDS)),
         verify=shared_ssl_context(),
     )
+
+
+def num_ctx(model_context_length: int | None) -> int | None:
+    """The context window a run of a model gets: ``OLLAMA_NUM_CTX``, else the model's own
+    capped at ``DEFAULT_NUM_CTX``. The prompt is cut to it, and every chat of the model sends
+    it as ``num_ctx``, so Ollama does not cut the prompt at a window of its own choosing."""
+    if settings.OLLAMA_NUM_CTX:
+        return int(settings.OLLAMA_NUM_CTX)
+    return min(model_context_length, DEFAULT_NUM_CTX) if model_context_length else None
 
 
 def _connect_error(host: str, exc: Exception) -> HostUnreachable:
@@ -58,7 +81,7 @@ def _response_error(host: str, model: str, exc: ollama.ResponseError) -> Provide
     )
 
 
-def _options(request: ChatRequest) -> dict[str, Any]:
+def _options(request: ChatRequest, window: int | None) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if request.temperature is not None:
         options["temperature"] = request.temperature
@@ -67,7 +90,9 @@ def _options(request: ChatRequest) -> dict[str, Any]:
     if request.max_tokens is not None:
         options["num_predict"] = request.max_tokens
     if request.context_length is not None:
-        options["num_ctx"] = request.context_length
+        window = request.context_length
+    if window is not None:
+        options["num_ctx"] = window
     return options
 
 
@@ -115,7 +140,7 @@ class OllamaStream:
                 stream=True,
                 think=True if request.think else None,
                 format=_format(request.response_format),
-                options=_options(request) or None,
+                options=_options(request, self.provider.windows.get(request.model)) or None,
                 keep_alive=settings.OLLAMA_KEEP_ALIVE,
             )
             for part in stream:
@@ -135,20 +160,24 @@ class OllamaStream:
                 )
         except ollama.ResponseError as exc:
             raise _response_error(self.host, request.model, exc) from exc
-        except (httpx.ConnectError, ConnectionError) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, ConnectionError) as exc:
             if self._closed:
                 return
             raise _connect_error(self.host, exc) from exc
         except httpx.TimeoutException as exc:
-            raise ProviderError(
+            error = ProviderError(
                 f"Ollama at {self.host} did not answer within {settings.OLLAMA_TIMEOUT_SECONDS}s.",
-            ) from exc
+            )
+            self.provider.host_failed(self.host, error)
+            raise error from exc
         except (httpx.HTTPError, RuntimeError) as exc:
             if self._closed:  # we closed it ourselves, to cancel the run
                 return
-            raise ProviderError(
+            error = ProviderError(
                 f"The connection to Ollama at {self.host} dropped mid-answer ({exc}).",
-            ) from exc
+            )
+            self.provider.host_failed(self.host, error)
+            raise error from exc
 
     def close(self) -> None:
         self._closed = True
@@ -156,14 +185,29 @@ class OllamaStream:
 
 
 class OllamaProvider:
-    """One Ollama host; with ``reroute``, a request the host refuses moves to another host."""
+    """One Ollama host; with ``reroute``, a request the host refuses moves to another host,
+    and with ``mark_down``, a host that stops answering mid-stream is taken out."""
 
     name = "ollama"
 
-    def __init__(self, host: str | None = None, *, reroute: Reroute | None = None) -> None:
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        reroute: Reroute | None = None,
+        mark_down: MarkDown | None = None,
+    ) -> None:
         self.host = host or settings.OLLAMA_HOST
         self._reroute = reroute
+        self._mark_down = mark_down
         self._tried = [self.host]
+        # The num_ctx of each model looked up (``model_info``), sent with its chats.
+        self.windows: dict[str, int | None] = {}
+
+    def host_failed(self, host: str, error: ProviderError) -> None:
+        """``host`` stopped answering mid-stream: the run fails, later ones go elsewhere."""
+        if self._mark_down is not None:
+            self._mark_down(host, error.message)
 
     def failover(self, error: HostUnreachable) -> bool:
         """Move to another host after ``error``; False when there is none to move to."""
@@ -185,10 +229,14 @@ class OllamaProvider:
     def model_info(self, model: str) -> ModelInfo:
         while True:
             try:
-                return self._model_info(model)
+                info = self._model_info(model)
             except HostUnreachable as exc:
                 if not self.failover(exc):
                     raise
+            else:
+                info = replace(info, context_length=num_ctx(info.max_context_length))
+                self.windows[model] = info.context_length
+                return info
 
     def _model_info(self, model: str) -> ModelInfo:
         key = (self.host, model)
@@ -207,7 +255,7 @@ class OllamaProvider:
         context = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)
         info = ModelInfo(
             name=model,
-            context_length=int(context) if context else None,
+            max_context_length=int(context) if context else None,
             capabilities=tuple(shown.capabilities or ()),
             details=shown.details.model_dump() if shown.details else {},
             modified_at=str(shown.modified_at) if shown.modified_at else None,

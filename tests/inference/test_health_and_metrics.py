@@ -11,6 +11,7 @@ from django_q.brokers import get_broker
 from prometheus_client.parser import text_string_to_metric_families
 
 from entities.models import Run
+from entities.services.threads import thread_delete
 from inference.engine import execute_run
 from inference.metrics import count_sandbox_execution
 from inference.tasks import enqueue_run
@@ -118,6 +119,33 @@ def test_metrics_count_runs_tokens_and_time_to_first_token(
     assert figures["entities_run_time_to_first_token_seconds_sum"][()] > 0
     duration = figures["entities_run_duration_seconds_count"][()]
     assert duration == 2
+
+
+def test_deleting_a_thread_takes_nothing_back_from_the_counters(
+    db: None, ollama: OllamaDouble, make_run: Any, thread: Any
+) -> None:
+    # Prometheus reads any decrease of a counter as a restart and miscounts the rate.
+    ollama.enqueue(Reply(content="One two three.", prompt_eval_count=11, eval_count=3))
+    execute_run(make_run("first").id)
+    before = metrics()
+
+    thread_delete(thread=thread)
+    after = metrics()
+
+    assert not Run.objects.exists()
+    for name in (
+        "entities_tokens_total",
+        "entities_run_time_to_first_token_seconds_bucket",
+        "entities_run_time_to_first_token_seconds_count",
+        "entities_run_time_to_first_token_seconds_sum",
+        "entities_run_duration_seconds_bucket",
+        "entities_run_duration_seconds_count",
+        "entities_run_duration_seconds_sum",
+    ):
+        assert after[name] == pytest.approx(before[name]), name
+    assert after["entities_tokens_total"][(("kind", "prompt"),)] == 11
+    assert after["entities_run_duration_seconds_count"][()] == 1
+    assert after["entities_runs"][(("status", "completed"),)] == 0  # a gauge: it follows the runs
 
 
 def test_metrics_count_sandbox_executions_and_the_broker_queue(

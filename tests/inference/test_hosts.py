@@ -3,6 +3,9 @@
 Two Ollama doubles on loopback stand for two GPU servers; "east" and "west" below.
 """
 
+import contextlib
+import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -146,6 +149,60 @@ def test_a_run_streaming_from_a_host_that_dies_fails_clearly(
     assert "dropped mid-answer" in failed.value.message
     # Nothing was sent elsewhere: the answer had begun on the host that died.
     assert len(east.requests_to("/api/chat")) + len(west.requests_to("/api/chat")) == 1
+    # The host is taken out: the next runs go to the other one until it answers again.
+    assert isinstance(provider, OllamaProvider)
+    row = OllamaHost.objects.get(url=provider.host)
+    assert row.state == OllamaHost.State.DOWN and "dropped mid-answer" in row.last_error
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """A host whose port takes no connection (its backlog is full): connecting hangs."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        waiting = []
+        for _ in range(3):  # fill the backlog; the connects beyond it time out
+            sock = socket.socket()
+            sock.settimeout(0.2)
+            with contextlib.suppress(OSError):
+                sock.connect(server.getsockname())
+            waiting.append(sock)
+        yield url
+        for sock in waiting:
+            sock.close()
+
+
+def test_a_host_that_takes_no_connection_is_left_after_the_probe_timeout(
+    black_hole: str, west: OllamaDouble, new_run: Any
+) -> None:
+    west.enqueue(Reply(content="From the host that answers."))
+    settings = {
+        "OLLAMA_HOSTS": [black_hole, west.host],
+        "OLLAMA_TIMEOUT_SECONDS": 60.0,
+        "OLLAMA_PROBE_TIMEOUT_SECONDS": 0.5,
+    }
+    with override_settings(**settings):
+        hosts.choose("llama3.1")  # both listed the model a moment ago, as far as we know:
+        OllamaHost.objects.filter(url=black_hole).update(
+            state=OllamaHost.State.UP, model_names=["llama3.1:latest"], last_error=""
+        )
+        OllamaHost.objects.filter(url=west.host).update(model_names=[])
+        run = new_run()
+        provider, model = resolve("llama3.1", run=run)
+        assert isinstance(provider, OllamaProvider) and provider.host == black_hole
+
+        started = time.monotonic()
+        text = chat_text(provider, model)
+
+    # Well within the 60 s a slow answer is allowed: the connection itself is not waited for.
+    assert time.monotonic() - started < 30
+    assert text == "From the host that answers."
+    run.refresh_from_db()
+    assert run.ollama_host == west.host
+    row = OllamaHost.objects.get(url=black_hole)
+    assert row.state == OllamaHost.State.DOWN and "ConnectTimeout" in row.last_error
 
 
 def test_when_no_host_answers_the_run_fails_saying_so(
@@ -227,3 +284,45 @@ def test_a_model_pulled_since_the_last_look_is_found(
 def test_passwords_in_host_urls_are_not_shown_to_anyone() -> None:
     assert hosts.public_url("http://ops:s3cret@gpu1:11434") == "http://gpu1:11434"
     assert hosts.normalize_url(" gpu1:11434/ ") == "http://gpu1:11434"
+
+
+def test_the_model_list_has_every_up_hosts_models_and_the_endpoints(
+    both: None, east: OllamaDouble, west: OllamaDouble, as_alice: Any
+) -> None:
+    east.remove_model("phi3")
+    west.remove_model("qwen3")
+    west.add_model("mistral")
+    endpoint = {"base_url": west.openai_base_url}
+
+    with override_settings(INFERENCE_ENDPOINTS={"gpu": endpoint}):
+        listed = as_alice.get("/v1/models").json()["data"]
+
+    owners = {m["id"]: m["owned_by"] for m in listed}
+    assert {"llama3.1:latest", "qwen3:latest", "phi3:latest", "mistral:latest"} <= set(owners)
+    assert [m["id"] for m in listed].count("llama3.1:latest") == 1  # on both hosts, listed once
+    assert owners["llama3.1:latest"] == "ollama"
+    assert owners["gpu/mistral:latest"] == "gpu"
+
+    west.stop()  # a host that is down leaves its models out, not the list
+    hosts.refresh(list(OllamaHost.objects.all()), force=True)
+    ids = {m["id"] for m in as_alice.get("/v1/models").json()["data"]}
+    assert "qwen3:latest" in ids and "mistral:latest" not in ids
+
+    east.stop()
+    hosts.refresh(list(OllamaHost.objects.all()), force=True)
+    response = as_alice.get("/v1/models")
+    assert response.status_code == 502
+    assert "not reachable" in response.json()["error"]["message"]
+
+
+def test_with_one_host_a_run_goes_there_without_asking_it_first(
+    east: OllamaDouble, new_run: Any
+) -> None:
+    with override_settings(OLLAMA_HOST=east.host, OLLAMA_HOSTS=[]):
+        run = new_run()
+        provider, _ = resolve("llama3.1", run=run)
+
+    assert isinstance(provider, OllamaProvider) and provider.host == east.host
+    assert east.requests_to("/api/tags") == []  # nothing to choose: no probe before the answer
+    run.refresh_from_db()
+    assert run.ollama_host == east.host

@@ -134,6 +134,48 @@ def test_a_reconnecting_client_loses_no_token(
     assert seen[-1][1] == "thread.run.completed"
 
 
+def test_a_client_resuming_a_fast_stream_is_not_held_until_the_model_pauses(
+    http: httpx.Client, double: OllamaDouble, assistant_id: str
+) -> None:
+    # Tokens arrive faster than the gap window: the deltas published while the client was
+    # away (not yet written) must still reach it while the answer goes on, not at its end.
+    text = " ".join(f"w{i}" for i in range(500))
+    double.enqueue(Reply(content=text, tokens_per_second=100))
+    thread = http.post("/threads", json={"messages": [{"role": "user", "content": "go"}]}).json()
+    seen: list[tuple[int, str, str]] = []
+    with http.stream(
+        "POST", f"/threads/{thread['id']}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as response:
+        for seq, name, data in sse_events(response.iter_lines()):
+            assert seq is not None
+            seen.append((seq, name, data))
+            if sum(1 for _, n, _ in seen if n == "thread.message.delta") == 20:
+                break
+    run_id = json.loads(seen[0][2])["id"]
+    status_at_first_resumed_delta = None
+    with http.stream(
+        "GET",
+        f"/threads/{thread['id']}/runs/{run_id}/events",
+        headers={"Last-Event-ID": str(seen[-1][0])},
+    ) as response:
+        for seq, name, data in sse_events(response.iter_lines()):
+            if seq is None:
+                continue
+            seen.append((seq, name, data))
+            if name == "thread.message.delta" and status_at_first_resumed_delta is None:
+                run = http.get(f"/threads/{thread['id']}/runs/{run_id}").json()
+                status_at_first_resumed_delta = run["status"]
+    assert status_at_first_resumed_delta == "in_progress"
+    assert [s for s, _, _ in seen] == list(range(1, len(seen) + 1))
+    streamed = "".join(
+        json.loads(d)["delta"]["content"][0]["text"]["value"]
+        for _, n, d in seen
+        if n == "thread.message.delta"
+    )
+    assert streamed == text
+    assert seen[-1][1] == "thread.run.completed"
+
+
 def test_a_client_that_disconnects_does_not_stop_the_run(
     http: httpx.Client, double: OllamaDouble, assistant_id: str
 ) -> None:

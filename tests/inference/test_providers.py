@@ -15,10 +15,14 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from inference.engine import execute_run
+from inference.prompt import estimate_tokens
 from inference.providers import ChatRequest, ChatStream, Chunk, ProviderError, ToolCall, resolve
-from inference.providers.ollama import OllamaProvider
+from inference.providers.ollama import DEFAULT_NUM_CTX, OllamaProvider
 from inference.providers.openai_compatible import OpenAICompatibleProvider
 from inference.testing.ollama_double import OllamaDouble, Reply
+
+from .conftest import say
 
 USER: list[dict[str, Any]] = [{"role": "user", "content": "What is the weather in Paris?"}]
 WEATHER_TOOL: dict[str, Any] = {
@@ -389,15 +393,61 @@ def test_ollama_model_info_comes_from_show(endpoints: OllamaDouble) -> None:
     qwen = provider.model_info("qwen3")
     tiny = provider.model_info("tiny:1b")
 
-    assert (qwen.name, qwen.context_length) == ("qwen3", 40960)
+    assert (qwen.name, qwen.max_context_length) == ("qwen3", 40960)
+    assert qwen.context_length == DEFAULT_NUM_CTX  # the window its runs get
     assert qwen.capabilities == ("completion", "tools", "thinking")
     assert qwen.details["family"] == "qwen3"
     assert qwen.modified_at
     assert (tiny.context_length, tiny.capabilities) == (2048, ("completion",))
+    assert tiny.max_context_length == 2048
     with pytest.raises(ProviderError) as excinfo:
         provider.model_info("missing")
     assert excinfo.value.permanent is True
     assert 'ollama pull missing"' in excinfo.value.message
+
+
+@pytest.mark.parametrize(
+    ("model", "num_ctx_setting", "window"),
+    [
+        ("tiny:1b", None, 2048),  # the model's own window, smaller than the default
+        ("llama3.1", None, DEFAULT_NUM_CTX),  # 131072 reported: capped, not left to Ollama
+        ("llama3.1", 16384, 16384),  # the operator's choice
+    ],
+)
+def test_a_run_asks_ollama_for_the_context_window_it_was_given(
+    ollama: OllamaDouble,
+    make_run: Any,
+    assistant: Any,
+    model: str,
+    num_ctx_setting: int | None,
+    window: int,
+) -> None:
+    ollama.add_model("tiny:1b", context_length=2048)
+    assistant.model = model
+    assistant.save()
+    ollama.enqueue(Reply(content="Fine."))
+
+    with override_settings(OLLAMA_NUM_CTX=num_ctx_setting):
+        execute_run(make_run("hello").id)
+
+    assert ollama.last_request("/api/chat")["options"]["num_ctx"] == window
+
+
+def test_a_long_thread_is_cut_to_the_window_ollama_is_asked_for(
+    ollama: OllamaDouble, make_run: Any, thread: Any, alice: Any
+) -> None:
+    # llama3.1 reports 131072 tokens: the prompt must fit what is asked for, not that.
+    for i in range(60):
+        say(thread, alice, f"old {i} " + "w" * 2400)
+    ollama.enqueue(Reply(content="Fine."))
+
+    execute_run(make_run("the newest question").id)
+
+    sent = ollama.last_request("/api/chat")
+    assert sent["messages"][-1]["content"] == "the newest question"
+    assert 1 < len(sent["messages"]) < 61
+    window = sent["options"]["num_ctx"]
+    assert sum(estimate_tokens(m["content"]) for m in sent["messages"]) <= window
 
 
 def test_ollama_lists_its_catalogue(endpoints: OllamaDouble) -> None:

@@ -40,14 +40,35 @@ def test_a_silent_run_that_streamed_fails_with_its_partial_message(make_run: Any
 def test_a_silent_run_that_said_nothing_is_queued_again_once(make_run: Any) -> None:
     run = make_run()
     silent_for(run, 120)
-    Message.objects.create(thread=run.thread, role="assistant", run=run, status="in_progress")
     assert reap()["queued"] == 1
     run.refresh_from_db()
     assert run.status == "queued"
-    assert not Message.objects.filter(run=run).exists()
     # the second time it is lost, it fails
     silent_for(run, 120)
     Run.objects.filter(pk=run.pk).update(attempts=2)
+    assert reap()["failed"] == 1
+
+
+def test_a_run_whose_deltas_were_sent_but_not_yet_stored_is_not_repeated(make_run: Any) -> None:
+    # The first token opened the answer and went out live; the worker died before the batch
+    # of deltas was written. Running it again would say that text twice.
+    run = make_run()
+    silent_for(run, 120)
+    message = Message.objects.create(
+        thread=run.thread, role="assistant", run=run, status="in_progress", content=[]
+    )
+    assert not run.events.filter(event="thread.message.delta").exists()
+    assert reap()["failed"] == 1
+    run.refresh_from_db()
+    assert run.status == "failed"
+    message.refresh_from_db()
+    assert message.status == "incomplete"
+
+
+def test_a_run_whose_message_creation_was_announced_is_not_repeated(make_run: Any) -> None:
+    run = make_run()
+    silent_for(run, 120)
+    run.events.create(seq=7, event="thread.message.created", data="{}")
     assert reap()["failed"] == 1
 
 
