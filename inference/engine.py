@@ -148,29 +148,32 @@ class Turn:
         )
 
     def _open_message(self) -> None:
+        """The round's message and its step, with their four opening events: one commit."""
         run = self.run
-        self.message = Message.objects.create(
-            thread_id=run.thread_id,
-            role=Message.Role.ASSISTANT,
-            content=[],
-            assistant_id=run.assistant_id,
-            run=run,
-            status=Message.Status.IN_PROGRESS,
-        )
-        self.step = RunStep.objects.create(
-            run=run,
-            type=RunStep.Type.MESSAGE_CREATION,
-            step_details={
-                "type": "message_creation",
-                "message_creation": {"message_id": self.message.id},
-            },
-        )
-        self.step.run = run
-        emit = self.recorder.emit
-        emit(*ev.step_event(self.step, "created"))
-        emit(*ev.step_event(self.step, "in_progress"))
-        emit(*ev.message_event(self.message, "created"))
-        emit(*ev.message_event(self.message, "in_progress"))
+        with transaction.atomic():
+            self.message = Message.objects.create(
+                thread_id=run.thread_id,
+                role=Message.Role.ASSISTANT,
+                content=[],
+                assistant_id=run.assistant_id,
+                run=run,
+                status=Message.Status.IN_PROGRESS,
+            )
+            self.step = RunStep.objects.create(
+                run=run,
+                type=RunStep.Type.MESSAGE_CREATION,
+                step_details={
+                    "type": "message_creation",
+                    "message_creation": {"message_id": self.message.id},
+                },
+            )
+            self.step.run = run
+            self.recorder.emit_together(
+                ev.step_event(self.step, "created"),
+                ev.step_event(self.step, "in_progress"),
+                ev.message_event(self.message, "created"),
+                ev.message_event(self.message, "in_progress"),
+            )
 
     def _close_message(self, *, incomplete: str | None = None, error: Any = None) -> None:
         if self.message is None:

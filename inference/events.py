@@ -94,17 +94,20 @@ class EventRecorder:
         self.on_flush = on_flush
         self._last_flush = time.monotonic()
 
+    def _add(self, name: str, data: dict[str, Any]) -> str:
+        self.seq += 1
+        payload = json.dumps(data)
+        self.pending.append(RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=payload))
+        return payload
+
     def emit(self, name: str, data: dict[str, Any], *, flush: bool = True) -> None:
         """Deltas pass ``flush=False`` and go out at once, written in the next batch. Every
         other event is written (with the batch before it) before it goes out, so a client that
         acts on it (submits tool outputs, reconnects) finds it, and all before it, stored."""
-        self.seq += 1
-        payload = json.dumps(data)
-        self.pending.append(RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=payload))
         if flush:
-            self.flush()
-            _live(self.run_id, self.seq, name, payload)
+            self.emit_together((name, data))
             return
+        payload = self._add(name, data)
         _live(self.run_id, self.seq, name, payload)
         if (
             len(self.pending) >= FLUSH_EVERY_EVENTS
@@ -112,12 +115,26 @@ class EventRecorder:
         ):
             self.flush()
 
+    def emit_together(self, *events: tuple[str, dict[str, Any]]) -> None:
+        """Events written in one batch (one commit, not one each), then sent out in order once
+        that commits (inside the caller's transaction: once the caller's commits)."""
+        first = self.seq + 1
+        payloads = [(name, self._add(name, data)) for name, data in events]
+        self.flush()
+
+        def push() -> None:
+            for seq, (name, payload) in enumerate(payloads, start=first):
+                _live(self.run_id, seq, name, payload)
+
+        transaction.on_commit(push)
+
     def flush(self) -> None:
-        if self.on_flush is not None:
-            self.on_flush()
-        if self.pending:
-            RunEvent.objects.bulk_create(self.pending)
-            self.pending = []
+        with transaction.atomic():  # one commit for the message's progress and the events
+            if self.on_flush is not None:
+                self.on_flush()
+            if self.pending:
+                RunEvent.objects.bulk_create(self.pending)
+                self.pending = []
         self._last_flush = time.monotonic()
 
 
