@@ -54,6 +54,7 @@ def _claim(run_id: str) -> Run | None:
         run.heartbeat_at = now
         run.attempts += 1
         run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
+        ev.record_events(run, [ev.run_event(run)])  # in the claim's commit, not one of its own
     return run
 
 
@@ -463,7 +464,6 @@ def execute_run(run_id: str) -> None:
     if run is None:
         return
     recorder = ev.EventRecorder(run.id)
-    recorder.emit(*ev.run_event(run))
     watch = RunWatch(run.id)
     watch.start()
     turn = Turn(run, recorder, watch)
