@@ -64,7 +64,8 @@ TTFT_TOKENS, TTFT_RATE = 50, 200.0
 LONG_TOKENS, LONG_RATE, LONG_REPEATS = 3000, 1000.0, 3
 LOAD_TOKENS, LOAD_RATE = 100, 100.0
 WARMUP_EXCHANGES = 3
-TARGET_ADDED_P50_MS = 50.0
+# Added time to first token, p50, by mode (issue: <= 50 ms embedded, <= 25 ms with Redis).
+TARGET_ADDED_P50_MS = {"embedded": 50.0, "redis": 25.0}
 TARGET_RATIO = 0.95
 STREAM_TIMEOUT = 120.0  # seconds one stream may take, end to end
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -675,7 +676,8 @@ def table_rows(result: ModeResult) -> list[tuple[str, str]]:
     if lat:
         added50 = ms(p50(lat.entities) - p50(lat.direct))
         added95 = ms(p95(lat.entities) - p95(lat.direct))
-        verdict = "met" if added50 <= TARGET_ADDED_P50_MS else "MISSED"
+        target = TARGET_ADDED_P50_MS[result.mode]
+        verdict = f"{'met' if added50 <= target else 'MISSED'} (<= {target:.0f} ms)"
         rows += [
             (
                 f"1. TTFT direct p50 / p95 (ms), n={n}",
@@ -686,7 +688,7 @@ def table_rows(result: ModeResult) -> list[tuple[str, str]]:
                 f"{ms(p50(lat.entities)):.1f} / {ms(p95(lat.entities)):.1f}",
             ),
             ("1. added p50 / p95 (ms)", f"{added50:.1f} / {added95:.1f}"),
-            (f"1. target added p50 <= {TARGET_ADDED_P50_MS:.0f} ms", verdict),
+            ("1. target added p50", verdict),
         ]
         rows += [
             (f"   p50 {label} (ms)", _fmt(ms(p50(values))))

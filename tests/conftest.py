@@ -1,12 +1,13 @@
 """Personas shared by the suite: alice and bob use the API, the operator administers it."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from rest_framework.test import APIClient
 
 from entities.models import User
 from entities.services.users import api_key_create, user_create
+from inference.testing.ollama_double import OllamaDouble
 
 
 @pytest.fixture
@@ -50,3 +51,16 @@ def as_bob(bob: User, client_for: Callable[[User], APIClient]) -> APIClient:
 @pytest.fixture
 def as_operator(operator: User, client_for: Callable[[User], APIClient]) -> APIClient:
     return client_for(operator)
+
+
+# Two Ollama doubles on loopback, standing for two GPU servers.
+@pytest.fixture
+def east() -> Iterator[OllamaDouble]:
+    with OllamaDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def west() -> Iterator[OllamaDouble]:
+    with OllamaDouble() as double:
+        yield double

@@ -148,18 +148,6 @@ def test_deleting_a_model_removes_it_from_ollama(console: Client, ollama: Ollama
 # --- several hosts -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def east() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def west() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as double:
-        yield double
-
-
 def with_password(host: str) -> str:
     return host.replace("http://", "http://ops:hunter2@")
 

@@ -28,18 +28,6 @@ USER = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
-def east() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def west() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as double:
-        yield double
-
-
-@pytest.fixture
 def both(east: OllamaDouble, west: OllamaDouble, db: None) -> Iterator[None]:
     with override_settings(OLLAMA_HOSTS=[east.host, west.host], OLLAMA_TIMEOUT_SECONDS=10.0):
         yield

@@ -102,11 +102,10 @@ def test_sse_wire_format_and_replay_with_last_event_id(
     assert [name for _, name, _ in rest] == names[8:]
 
 
-def test_a_reconnecting_client_loses_no_token(
-    http: httpx.Client, double: OllamaDouble, assistant_id: str
-) -> None:
-    text = " ".join(f"w{i}" for i in range(60))
-    double.enqueue(Reply(content=text, tokens_per_second=100))
+def _stream_until_deltas(
+    http: httpx.Client, assistant_id: str, deltas: int
+) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
+    """A new thread, and the events of a streamed run on it until ``deltas`` deltas came."""
     thread = http.post("/threads", json={"messages": [{"role": "user", "content": "go"}]}).json()
     seen: list[tuple[int, str, str]] = []
     with http.stream(
@@ -115,8 +114,17 @@ def test_a_reconnecting_client_loses_no_token(
         for seq, name, data in sse_events(response.iter_lines()):
             assert seq is not None
             seen.append((seq, name, data))
-            if sum(1 for _, n, _ in seen if n == "thread.message.delta") == 10:
-                break  # the network drops here
+            if sum(1 for _, n, _ in seen if n == "thread.message.delta") == deltas:
+                break
+    return thread, seen
+
+
+def test_a_reconnecting_client_loses_no_token(
+    http: httpx.Client, double: OllamaDouble, assistant_id: str
+) -> None:
+    text = " ".join(f"w{i}" for i in range(60))
+    double.enqueue(Reply(content=text, tokens_per_second=100))
+    thread, seen = _stream_until_deltas(http, assistant_id, 10)  # the network drops here
     run_id = json.loads(seen[0][2])["id"]
     with http.stream(
         "GET",
@@ -141,16 +149,7 @@ def test_a_client_resuming_a_fast_stream_is_not_held_until_the_model_pauses(
     # away (not yet written) must still reach it while the answer goes on, not at its end.
     text = " ".join(f"w{i}" for i in range(500))
     double.enqueue(Reply(content=text, tokens_per_second=100))
-    thread = http.post("/threads", json={"messages": [{"role": "user", "content": "go"}]}).json()
-    seen: list[tuple[int, str, str]] = []
-    with http.stream(
-        "POST", f"/threads/{thread['id']}/runs", json={"assistant_id": assistant_id, "stream": True}
-    ) as response:
-        for seq, name, data in sse_events(response.iter_lines()):
-            assert seq is not None
-            seen.append((seq, name, data))
-            if sum(1 for _, n, _ in seen if n == "thread.message.delta") == 20:
-                break
+    thread, seen = _stream_until_deltas(http, assistant_id, 20)
     run_id = json.loads(seen[0][2])["id"]
     status_at_first_resumed_delta = None
     with http.stream(
