@@ -23,6 +23,7 @@ from entities.models import (
     User,
 )
 from entities.services import runs as run_services
+from entities.services import threads as thread_services
 from entities.services import users as user_services
 
 
@@ -239,6 +240,14 @@ class ThreadAdmin(admin.ModelAdmin):
     filter_horizontal = ["participants"]
     inlines = [MessageInline]
     readonly_fields = ["owner"]
+
+    # As the API does: the thread's sandbox folder goes with it.
+    def delete_model(self, request: HttpRequest, obj: Thread) -> None:
+        thread_services.thread_delete(thread=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Thread]) -> None:
+        for thread in queryset:
+            thread_services.thread_delete(thread=thread)
 
 
 class RunStepInline(admin.TabularInline):

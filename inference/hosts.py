@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -29,7 +28,7 @@ from django.utils import timezone
 from entities.models import Run
 
 from .models import OllamaHost
-from .providers.base import shared_ssl_context
+from .providers.base import public_url, shared_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +40,6 @@ def normalize_url(url: str) -> str:
     """``gpu1:11434`` and ``http://gpu1:11434/`` are the same host: ``http://gpu1:11434``."""
     url = url.strip().rstrip("/")
     return url if "://" in url else f"http://{url}"
-
-
-def public_url(url: str) -> str:
-    """The URL without any ``user:password@`` in it, for pages anyone may read."""
-    parts = urlsplit(url)
-    if not parts.username and not parts.password:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def configured_urls() -> list[str]:

@@ -171,20 +171,24 @@ def _run_duration() -> HistogramMetricFamily:
     )
 
 
-def _keep_in_histogram(name: str, value: timedelta, buckets: Iterable[float]) -> None:
+def _histogram_counts(
+    name: str, value: timedelta, buckets: Iterable[float]
+) -> list[tuple[str, str, int]]:
     seconds = value.total_seconds()
     bucket = next((f"le{i}" for i, bound in enumerate(buckets) if seconds <= bound), "inf")
-    _increment(name, bucket)
-    _increment(name, "sum_us", max(round(seconds * 1e6), 0))
+    return [(name, bucket, 1), (name, "sum_us", max(round(seconds * 1e6), 0))]
 
 
 @receiver(pre_delete, sender=Run, dispatch_uid="metrics_keep_deleted_run")
 def keep_deleted_run(sender: type[Run], instance: Run, **kwargs: Any) -> None:
-    """Add what a run being deleted counted to the kept figures (before its messages go)."""
+    """Add what a run being deleted counted to the kept figures (read before its messages go,
+    added once the delete commits: not holding the shared counter rows in its transaction)."""
     usage = instance.usage or {}
-    for kind in ("prompt", "completion"):
-        if usage.get(f"{kind}_tokens"):
-            _increment(DELETED_TOKENS, kind, int(usage[f"{kind}_tokens"]))
+    counts = [
+        (DELETED_TOKENS, kind, int(usage[f"{kind}_tokens"]))
+        for kind in ("prompt", "completion")
+        if usage.get(f"{kind}_tokens")
+    ]
     this = Run.objects.filter(pk=instance.pk)
     for runs, field, name, buckets in (
         (_with_ttft(this), "ttft", DELETED_TTFT, TTFT_BUCKETS),
@@ -192,7 +196,13 @@ def keep_deleted_run(sender: type[Run], instance: Run, **kwargs: Any) -> None:
     ):
         value = runs.values_list(field, flat=True).first()
         if value is not None:
-            _keep_in_histogram(name, value, buckets)
+            counts += _histogram_counts(name, value, buckets)
+
+    def add() -> None:
+        for name, label, by in counts:
+            _increment(name, label, by)
+
+    transaction.on_commit(add)
 
 
 def _runs_by_status() -> GaugeMetricFamily:

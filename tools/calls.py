@@ -142,6 +142,9 @@ def prepare(calls: list[ToolCall], tools: list[dict[str, Any]]) -> list[Call]:
 
 
 def _truncated(output: str) -> str:
+    """The output as stored and shown to the model: capped, and without NUL (no database
+    stores it in text or JSON), as the sandbox's output is."""
+    output = output.replace("\x00", "\ufffd")
     data = output.encode()
     if len(data) <= MAX_OUTPUT_BYTES:
         return output

@@ -295,6 +295,18 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
             {"type": "thread.event", "event": message["event"], "data": message["data"]}
         )
 
+    async def thread_left(self, message: dict[str, Any]) -> None:
+        """People taken out of the thread (or the thread deleted): their chats close here."""
+        if self.user is not None and self.user.id in message["user_ids"]:
+            for task in self.streams.values():
+                task.cancel()
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                f"You no longer take part in the thread '{self.thread_id}'.",
+                status_code=403,
+                code="not_a_participant",
+            )
+
     async def thread_run(self, message: dict[str, Any]) -> None:
         """A run started here (by anyone, anywhere): follow it from its first event."""
         if message["run_id"] not in self.followed:  # this page's own run is followed already

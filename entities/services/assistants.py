@@ -20,10 +20,16 @@ def _definitions(ids: list[str]) -> list[FunctionDefinition]:
     return [found[i] for i in ids]
 
 
-def _check_tool_resources(*, owner: User, fields: dict[str, Any]) -> None:
+def _check_tool_resources(
+    *, owner: User, fields: dict[str, Any], assistant: Assistant | None = None
+) -> None:
     if "tool_resources" in fields:
-        file_ids = code_interpreter_file_ids(fields["tool_resources"])
-        file_ids_check(owner=owner, file_ids=file_ids, param="tool_resources")
+        file_ids_check(
+            owner=owner,
+            file_ids=code_interpreter_file_ids(fields["tool_resources"]),
+            param="tool_resources",
+            kept=code_interpreter_file_ids(assistant.tool_resources if assistant else None),
+        )
 
 
 @transaction.atomic
@@ -46,7 +52,7 @@ def assistant_update(
     **fields: Any,
 ) -> Assistant:
     """Change an assistant; files named in its tool_resources must be ``editor``'s."""
-    _check_tool_resources(owner=editor, fields=fields)
+    _check_tool_resources(owner=editor, fields=fields, assistant=assistant)
     for field, value in fields.items():
         setattr(assistant, field, value)
     if fields:

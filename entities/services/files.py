@@ -39,9 +39,13 @@ def file_delete(*, file: File) -> None:
     file.delete()
 
 
-def file_ids_check(*, owner: User, file_ids: Iterable[str], param: str) -> None:
-    """Refuse ids of files ``owner`` does not own (admins may use any), as if missing."""
-    file_ids = list(file_ids)
+def file_ids_check(
+    *, owner: User, file_ids: Iterable[str], param: str, kept: Iterable[str] = ()
+) -> None:
+    """Refuse ids of files ``owner`` does not own (admins may use any), as if missing; ids in
+    ``kept`` (already on the object being changed, perhaps another's) pass as they are."""
+    kept = set(kept)
+    file_ids = [i for i in file_ids if i not in kept]
     files = File.objects.filter(id__in=file_ids)
     if not owner.is_admin:
         files = files.filter(owner=owner)

@@ -67,16 +67,27 @@ def thread_update(
             owner=editor,
             file_ids=code_interpreter_file_ids(tool_resources),
             param="tool_resources",
+            kept=code_interpreter_file_ids(thread.tool_resources),
         )
         thread.tool_resources = tool_resources
     thread.save(update_fields=["metadata", "tool_resources"])
     if participant_ids is not None:
+        before = set(thread.participants.values_list("id", flat=True))
         thread.participants.set(_participants(participant_ids, param="participant_ids"))
+        _close_for(thread.id, before - set(participant_ids))
     return thread
+
+
+def _close_for(thread_id: str, user_ids: set[str]) -> None:
+    """Open chats of these users on the thread close (4403) once the change commits."""
+    if user_ids:
+        notice = {"type": "thread.left", "user_ids": sorted(user_ids)}
+        transaction.on_commit(lambda: publish(thread_group(thread_id), notice))
 
 
 def thread_delete(*, thread: Thread) -> None:
     thread_id = thread.id
+    _close_for(thread_id, set(thread.participants.values_list("id", flat=True)))
     thread.delete()
     # The code interpreter's files of the thread go with it (its outputs stay as Files).
     transaction.on_commit(lambda: workdir_remove(thread_id))

@@ -4,6 +4,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 
 class ProviderError(Exception):
@@ -86,3 +87,14 @@ def shared_ssl_context() -> ssl.SSLContext:
     if _ssl_context is None:
         _ssl_context = ssl.create_default_context()
     return _ssl_context
+
+
+def public_url(url: str) -> str:
+    """The URL without any ``user:password@`` in it, for pages and errors anyone may read."""
+    parts = urlsplit(url)
+    if not parts.username and not parts.password:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))

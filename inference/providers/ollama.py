@@ -10,7 +10,15 @@ import httpx
 import ollama
 from django.conf import settings
 
-from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall, shared_ssl_context
+from .base import (
+    ChatRequest,
+    Chunk,
+    ModelInfo,
+    ProviderError,
+    ToolCall,
+    public_url,
+    shared_ssl_context,
+)
 
 # /api/show answers change only when a model is pulled again; a short cache saves a round trip.
 _SHOW_TTL_SECONDS = 60.0
@@ -60,7 +68,7 @@ def num_ctx(model_context_length: int | None) -> int | None:
 
 def _connect_error(host: str, exc: Exception) -> HostUnreachable:
     return HostUnreachable(
-        f"Ollama is not reachable at {host} ({exc.__class__.__name__}: {exc}). "
+        f"Ollama is not reachable at {public_url(host)} ({exc.__class__.__name__}: {exc}). "
         "Check that it is running and that OLLAMA_HOST points at it.",
         permanent=False,
     )
@@ -69,7 +77,7 @@ def _connect_error(host: str, exc: Exception) -> HostUnreachable:
 def _response_error(host: str, model: str, exc: ollama.ResponseError) -> ProviderError:
     if exc.status_code == 404:
         return ProviderError(
-            f"model '{model}' is not available on {host} — run \"ollama pull {model}\"",
+            f"model '{model}' is not available on {public_url(host)} — run \"ollama pull {model}\"",
             permanent=True,
             code="invalid_prompt",
         )
@@ -77,7 +85,8 @@ def _response_error(host: str, model: str, exc: ollama.ResponseError) -> Provide
         return ProviderError(f"Ollama stopped mid-answer: {exc.error}", permanent=False)
     permanent = 400 <= exc.status_code < 500
     return ProviderError(
-        f"Ollama at {host} answered {exc.status_code}: {exc.error}", permanent=permanent
+        f"Ollama at {public_url(host)} answered {exc.status_code}: {exc.error}",
+        permanent=permanent,
     )
 
 
@@ -166,15 +175,16 @@ class OllamaStream:
             raise _connect_error(self.host, exc) from exc
         except httpx.TimeoutException as exc:
             error = ProviderError(
-                f"Ollama at {self.host} did not answer within {settings.OLLAMA_TIMEOUT_SECONDS}s.",
+                f"Ollama at {public_url(self.host)} did not answer within "
+                f"{settings.OLLAMA_TIMEOUT_SECONDS}s.",
             )
-            self.provider.host_failed(self.host, error)
+            # Slow is not down (a cold load, a long prompt): the host stays in routing.
             raise error from exc
         except (httpx.HTTPError, RuntimeError) as exc:
             if self._closed:  # we closed it ourselves, to cancel the run
                 return
             error = ProviderError(
-                f"The connection to Ollama at {self.host} dropped mid-answer ({exc}).",
+                f"The connection to Ollama at {public_url(self.host)} dropped mid-answer ({exc}).",
             )
             self.provider.host_failed(self.host, error)
             raise error from exc
@@ -270,7 +280,7 @@ class OllamaProvider:
                 listed = client.list()
         except ollama.ResponseError as exc:
             raise ProviderError(
-                f"Ollama at {self.host} answered {exc.status_code}: {exc.error}"
+                f"Ollama at {public_url(self.host)} answered {exc.status_code}: {exc.error}"
             ) from exc
         except (httpx.HTTPError, ConnectionError) as exc:
             raise _connect_error(self.host, exc) from exc

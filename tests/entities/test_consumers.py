@@ -588,3 +588,26 @@ def test_a_database_error_while_streaming_reaches_the_page(
         await socket.disconnect()
 
     run_async(scenario)
+
+
+def test_a_person_taken_out_of_the_thread_is_closed_with_4403(
+    thread: Thread, erin: User, alice: User, as_erin: Callable[[Thread], WebsocketCommunicator]
+) -> None:
+    from entities.services.threads import thread_update
+
+    hers, erins = with_key(thread.id, key_of(alice)), as_erin(thread)
+
+    async def scenario() -> None:
+        await join(hers)
+        await join(erins)
+        await database_sync_to_async(thread_update)(
+            thread=thread, editor=erin, participant_ids=[erin.id]
+        )
+        error = await hers.receive_json_from(timeout=5)
+        assert (error["type"], error["error"]["code"]) == ("error", "not_a_participant")
+        assert await hers.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+        # Erin, who stays, is not closed.
+        assert await erins.receive_nothing(timeout=0.3)
+        await erins.disconnect()
+
+    run_async(scenario)

@@ -61,6 +61,23 @@ def test_bob_cannot_put_alices_file_in_his_tool_resources(
     assert ok.json()["tool_resources"] == resources(mine)
 
 
+def test_files_already_on_a_shared_thread_may_be_sent_back_by_others(
+    as_alice: APIClient, as_bob: APIClient, bob: User
+) -> None:
+    thread = as_alice.post("/v1/threads", {"participant_ids": [bob.id]}).json()
+    his = upload(as_bob, "his.csv")["id"]
+    hers = upload(as_alice, "hers.csv")["id"]
+    both = {"code_interpreter": {"file_ids": [his, hers]}}
+    added = as_bob.post(f"/v1/threads/{thread['id']}", {"tool_resources": resources(his)})
+    assert added.status_code == 200, added.content
+
+    # Alice adds her own file beside Bob's: his id is already there, so it is not hers to check.
+    kept = as_alice.post(f"/v1/threads/{thread['id']}", {"tool_resources": both})
+
+    assert kept.status_code == 200, kept.content
+    assert kept.json()["tool_resources"] == both
+
+
 def test_the_sandbox_stages_only_files_of_the_people_in_the_run(
     alice: User, bob: User, tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from entities.models import User
@@ -107,3 +107,29 @@ def test_uploads_with_odd_names_are_staged_under_a_safe_name(tmp_path: Path) -> 
     assert stage_file(workdir, "a/b", b"3") == "/mnt/data/a_b"
     assert sorted(p.name for p in workdir.iterdir()) == ["_.", "_..", "a_b"]
     assert (tmp_path / "thread" / "_..").read_bytes() == b"1"
+
+
+def test_a_thread_deleted_in_the_admin_leaves_no_sandbox_directory(
+    as_alice: APIClient,
+    operator: User,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Callable,
+) -> None:
+    console = Client()
+    assert console.login(username="operator", password="s3cret-pass")
+    with override_settings(DATA_DIR=tmp_path):
+        one, two = (as_alice.post("/v1/threads", {}).json()["id"] for _ in range(2))
+        workdirs = {thread: workdir_for(thread) for thread in (one, two)}
+        for workdir in workdirs.values():
+            stage_file(workdir, "data.csv", b"a,b\n")
+        with django_capture_on_commit_callbacks(execute=True):
+            deleted = console.post(f"/admin/entities/thread/{one}/delete/", {"post": "yes"})
+        assert deleted.status_code == 302, deleted.content
+        assert not workdirs[one].exists() and workdirs[two].exists()
+        with django_capture_on_commit_callbacks(execute=True):
+            bulk = console.post(
+                "/admin/entities/thread/",
+                {"action": "delete_selected", "_selected_action": [two], "post": "yes"},
+            )
+        assert bulk.status_code == 302, bulk.content
+        assert not workdirs[two].exists()

@@ -122,14 +122,19 @@ def test_metrics_count_runs_tokens_and_time_to_first_token(
 
 
 def test_deleting_a_thread_takes_nothing_back_from_the_counters(
-    db: None, ollama: OllamaDouble, make_run: Any, thread: Any
+    db: None,
+    ollama: OllamaDouble,
+    make_run: Any,
+    thread: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     # Prometheus reads any decrease of a counter as a restart and miscounts the rate.
     ollama.enqueue(Reply(content="One two three.", prompt_eval_count=11, eval_count=3))
     execute_run(make_run("first").id)
     before = metrics()
 
-    thread_delete(thread=thread)
+    with django_capture_on_commit_callbacks(execute=True):  # as when the delete commits
+        thread_delete(thread=thread)
     after = metrics()
 
     assert not Run.objects.exists()

@@ -314,3 +314,37 @@ def test_with_one_host_a_run_goes_there_without_asking_it_first(
     assert east.requests_to("/api/tags") == []  # nothing to choose: no probe before the answer
     run.refresh_from_db()
     assert run.ollama_host == east.host
+
+
+def test_a_slow_host_fails_the_run_but_stays_in_routing(
+    both: None, east: OllamaDouble, west: OllamaDouble, new_run: Any
+) -> None:
+    for double in (east, west):
+        double.enqueue(Reply(content="late", delay_before_first_token=3.0))
+    with override_settings(OLLAMA_TIMEOUT_SECONDS=0.5):
+        provider, model = resolve("llama3.1", run=new_run())
+        with pytest.raises(ProviderError) as failed:
+            chat_text(provider, model)
+
+    assert "did not answer within 0.5s" in failed.value.message
+    assert isinstance(provider, OllamaProvider)
+    # Slow (a cold load, a long prompt) is not down: the host keeps its place in routing.
+    assert OllamaHost.objects.get(url=provider.host).state == OllamaHost.State.UP
+
+
+def test_errors_never_show_a_hosts_password(east: OllamaDouble, db: None) -> None:
+    port = east.host.rsplit(":", 1)[1]
+    with_password = f"http://ops:hunter2@127.0.0.1:{port}"
+    with socket.socket() as free:  # a port nothing listens on once closed
+        free.bind(("127.0.0.1", 0))
+        dead = f"http://ops:hunter2@127.0.0.1:{free.getsockname()[1]}"
+
+    with pytest.raises(ProviderError) as missing:
+        OllamaProvider(with_password).model_info("no-such-model")
+    with pytest.raises(ProviderError) as unreachable:
+        OllamaProvider(dead).model_info("llama3.1")
+
+    assert f"not available on http://127.0.0.1:{port}" in missing.value.message
+    assert "not reachable at http://127.0.0.1:" in unreachable.value.message
+    for error in (missing.value, unreachable.value):
+        assert "hunter2" not in error.message and "ops:" not in error.message

@@ -95,3 +95,9 @@ def test_a_tool_named_after_a_server_function_gets_its_schema() -> None:
 def test_a_parameter_description_may_run_over_several_lines() -> None:
     expression = registry()["calculate"].parameters["properties"]["expression"]
     assert expression["description"].endswith("floor, ceil, min, max.")
+
+
+def test_nul_in_a_server_functions_output_is_replaced() -> None:
+    from tools.calls import _truncated
+
+    assert _truncated("a\x00b") == "a\ufffdb"

@@ -729,3 +729,9 @@ def test_a_sandbox_that_cannot_be_built_is_refused_with_the_reason(data_dir: Pat
     ):
         run("open('/mnt/data/ran', 'w')", workdir)
     assert not (workdir / "ran").exists()
+
+
+def test_nul_bytes_in_the_output_come_back_replaced(alice_dir: Path) -> None:
+    # PostgreSQL stores no NUL in text or JSON: a run saving these logs would fail there.
+    execution = run("import sys; sys.stdout.write('a\\x00b'); sys.stderr.write('\\x00')", alice_dir)
+    assert (execution.stdout, execution.stderr) == ("a\ufffdb", "\ufffd")

@@ -330,7 +330,8 @@ class _Output:
             self._keep(name, chunk)
 
     def text(self, name: str) -> str:
-        text = self.captured[name].decode("utf-8", "replace")
+        # NUL, like undecodable bytes, becomes U+FFFD: no database stores it in text or JSON.
+        text = self.captured[name].decode("utf-8", "replace").replace("\x00", "\ufffd")
         if self.overflowed == name:
             text += f"\n[output truncated at {self.budget} bytes]"
         return text
