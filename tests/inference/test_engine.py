@@ -14,6 +14,10 @@ from inference.testing.ollama_double import OllamaDouble, Reply
 
 from .conftest import say
 
+# The run's watch (heartbeat, cancel checks) queries from its own thread and connection: inside
+# a test-wide transaction it would wait on SQLite's lock and outlive the test.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def events_of(run: Run) -> list[str]:
     return list(run.events.order_by("seq").values_list("event", flat=True))
@@ -208,7 +212,6 @@ def test_a_transient_error_before_any_output_is_retried_once(
     assert answer(run).text == "fine now"
 
 
-@pytest.mark.django_db(transaction=True)
 def test_cancel_mid_stream_stops_within_a_second(ollama: OllamaDouble, make_run: Any) -> None:
     ollama.enqueue(Reply(content=" ".join(["word"] * 200), tokens_per_second=20))
     run = make_run()
@@ -282,7 +285,6 @@ def test_a_model_named_endpoint_slash_model_runs_on_that_openai_compatible_serve
     assert ollama.requests_to("/api/chat") == []
 
 
-@pytest.mark.django_db(transaction=True)
 def test_cancel_before_the_first_token_does_not_wait_for_the_model(
     ollama: OllamaDouble, make_run: Any
 ) -> None:

@@ -19,6 +19,11 @@ from tests.tool_definitions import WEATHER
 CALC = {"type": "function", "function": {"name": "calculate"}}
 
 
+# The run's watch (heartbeat, cancel checks) queries from its own thread and connection: inside
+# a test-wide transaction it would wait on SQLite's lock and outlive the test.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
 def answer_with_tool_output(body: dict[str, Any]) -> Reply:
     """After tool results, the double answers with them, as a model would."""
     last = body["messages"][-1]
@@ -296,7 +301,6 @@ def test_outputs_not_submitted_in_time_expire_the_run(
     assert run.steps.get(type="tool_calls").status == "expired"
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_cancel_during_a_tool_round_is_not_lost(
     ollama: OllamaDouble, make_run: Any, assistant: Assistant
 ) -> None:
@@ -518,7 +522,6 @@ def test_outputs_submitted_after_the_run_expired_are_refused(
     assert len(ollama.requests_to("/api/chat")) == 1
 
 
-@pytest.mark.django_db(transaction=True)
 def test_metadata_changed_during_the_run_is_kept(
     ollama: OllamaDouble, make_run: Any, assistant: Assistant, as_alice: Any
 ) -> None:
@@ -547,7 +550,6 @@ def test_metadata_changed_during_the_run_is_kept(
     assert run.metadata == {"ticket": "2"}
 
 
-@pytest.mark.django_db(transaction=True)  # the run's watch thread beats while functions wait
 def test_a_stuck_server_function_times_out_without_blocking_the_next_calls(
     ollama: OllamaDouble, make_run: Any, assistant: Assistant
 ) -> None:
