@@ -53,17 +53,17 @@ from bench.streaming import (  # noqa: E402
     STREAM_TIMEOUT,
     Api,
     BenchError,
-    _before,
     _interrupted,
     _with_stack,
     machine,
     ms,
     p50,
     p95,
+    run_events,
     say,
 )
 from inference.testing.ollama_double import JSON, OllamaDouble, Reply  # noqa: E402
-from tests.stack import Stack, sse_events  # noqa: E402
+from tests.stack import Stack  # noqa: E402
 from tools.sandbox import Limits, execute, workdir_for  # noqa: E402
 
 CODE = "print(1)"
@@ -141,32 +141,26 @@ def stream_code_call(http: httpx.Client, thread_id: str, assistant_id: str) -> C
     """POST a streamed run and read its SSE to the end, marking the code call's events."""
     run = CodeCall(started=time.perf_counter())
     deadline = run.started + STREAM_TIMEOUT
-    body = {"assistant_id": assistant_id, "stream": True}
     try:
-        with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
-            if response.status_code != 200:
-                response.read()
-                raise BenchError(f"POST run answered {response.status_code}: {response.text[:300]}")
-            for _, name, data in sse_events(_before(response.iter_lines(), deadline, "a run")):
-                now = time.perf_counter()
-                run.names.append(name)
-                payload: Any = json.loads(data) if data.startswith("{") else {}
-                is_tool_step = payload.get("step_details", {}).get("type") == "tool_calls"
-                if name == "thread.run.step.created" and is_tool_step:
-                    run.mark("step_created", now)
-                elif name == "thread.run.step.completed" and is_tool_step:
-                    run.mark("step_completed", now)
-                elif name == "thread.run.step.delta":
-                    for part in _code_call_parts(payload):
-                        if part.get("input"):
-                            run.mark("code", now)
-                        for output in part.get("outputs") or []:
-                            if output.get("type") == "logs":
-                                run.mark("logs", now)
-                                run.logs += output["logs"]
-                elif name == "thread.message.delta":
-                    run.mark("text", now)
-                    run.text += payload["delta"]["content"][0]["text"]["value"]
+        for _, name, data, now in run_events(http, thread_id, assistant_id, deadline, "a run"):
+            run.names.append(name)
+            payload: Any = json.loads(data) if data.startswith("{") else {}
+            is_tool_step = payload.get("step_details", {}).get("type") == "tool_calls"
+            if name == "thread.run.step.created" and is_tool_step:
+                run.mark("step_created", now)
+            elif name == "thread.run.step.completed" and is_tool_step:
+                run.mark("step_completed", now)
+            elif name == "thread.run.step.delta":
+                for part in _code_call_parts(payload):
+                    if part.get("input"):
+                        run.mark("code", now)
+                    for output in part.get("outputs") or []:
+                        if output.get("type") == "logs":
+                            run.mark("logs", now)
+                            run.logs += output["logs"]
+            elif name == "thread.message.delta":
+                run.mark("text", now)
+                run.text += payload["delta"]["content"][0]["text"]["value"]
     except (BenchError, httpx.HTTPError) as exc:
         last = run.names[-1] if run.names else "none"
         raise BenchError(f"{thread_id}: {exc} [{len(run.names)} events, last {last}]") from exc

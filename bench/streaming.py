@@ -174,30 +174,38 @@ def _before(lines: Iterator[str], deadline: float, what: str) -> Iterator[str]:
         yield line
 
 
+def run_events(
+    http: httpx.Client, thread_id: str, assistant_id: str, deadline: float, what: str
+) -> Iterator[tuple[int | None, str, str, float]]:
+    """POST a streamed run on an existing thread: (id, event, data, arrival) of each event."""
+    body = {"assistant_id": assistant_id, "stream": True}
+    with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
+        if response.status_code != 200:
+            response.read()
+            raise BenchError(f"POST run answered {response.status_code}: {response.text[:300]}")
+        for seq, name, data in sse_events(_before(response.iter_lines(), deadline, what)):
+            yield seq, name, data, time.perf_counter()
+
+
 def entities_stream(http: httpx.Client, thread_id: str, assistant_id: str) -> Stream:
     """POST a streamed run on an existing thread and read its SSE to the end."""
     stream = Stream(started=time.perf_counter())
     deadline = stream.started + STREAM_TIMEOUT
-    body = {"assistant_id": assistant_id, "stream": True}
     try:
-        with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
-            if response.status_code != 200:
-                response.read()
-                raise BenchError(f"POST run answered {response.status_code}: {response.text[:300]}")
-            lines = _before(response.iter_lines(), deadline, "the stream")
-            for seq, name, data in sse_events(lines):
-                now = time.perf_counter()
-                stream.first_at.setdefault(name, now)
-                stream.names.append(name)
-                if seq is not None:
-                    stream.seqs.append(seq)
-                if name == "thread.message.delta":
-                    stream.delta_at.append(now)
-                    payload = json.loads(data)
-                    stream.texts.append(payload["delta"]["content"][0]["text"]["value"])
-                    stream.message_ids.append(payload["id"])
-                elif name == "thread.run.created":
-                    stream.run_id = json.loads(data)["id"]
+        for seq, name, data, now in run_events(
+            http, thread_id, assistant_id, deadline, "the stream"
+        ):
+            stream.first_at.setdefault(name, now)
+            stream.names.append(name)
+            if seq is not None:
+                stream.seqs.append(seq)
+            if name == "thread.message.delta":
+                stream.delta_at.append(now)
+                payload = json.loads(data)
+                stream.texts.append(payload["delta"]["content"][0]["text"]["value"])
+                stream.message_ids.append(payload["id"])
+            elif name == "thread.run.created":
+                stream.run_id = json.loads(data)["id"]
     except (BenchError, httpx.HTTPError) as exc:
         last = stream.names[-1] if stream.names else "none"
         raise BenchError(
