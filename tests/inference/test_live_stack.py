@@ -119,6 +119,18 @@ def _stream_until_deltas(
     return thread, seen
 
 
+def _assert_whole(seen: list[tuple[int, str, str]], text: str) -> None:
+    """Every event once under gapless numbers, the whole answer in order, the run completed."""
+    assert [s for s, _, _ in seen] == list(range(1, len(seen) + 1))
+    streamed = "".join(
+        json.loads(d)["delta"]["content"][0]["text"]["value"]
+        for _, n, d in seen
+        if n == "thread.message.delta"
+    )
+    assert streamed == text
+    assert seen[-1][1] == "thread.run.completed"
+
+
 def test_a_reconnecting_client_loses_no_token(
     http: httpx.Client, double: OllamaDouble, assistant_id: str
 ) -> None:
@@ -132,14 +144,7 @@ def test_a_reconnecting_client_loses_no_token(
         headers={"Last-Event-ID": str(seen[-1][0])},
     ) as response:
         seen += [(s, n, d) for s, n, d in sse_events(response.iter_lines()) if s is not None]
-    assert [s for s, _, _ in seen] == list(range(1, len(seen) + 1))
-    streamed = "".join(
-        json.loads(d)["delta"]["content"][0]["text"]["value"]
-        for _, n, d in seen
-        if n == "thread.message.delta"
-    )
-    assert streamed == text
-    assert seen[-1][1] == "thread.run.completed"
+    _assert_whole(seen, text)
 
 
 def test_a_client_resuming_a_fast_stream_is_not_held_until_the_model_pauses(
@@ -165,14 +170,7 @@ def test_a_client_resuming_a_fast_stream_is_not_held_until_the_model_pauses(
                 run = http.get(f"/threads/{thread['id']}/runs/{run_id}").json()
                 status_at_first_resumed_delta = run["status"]
     assert status_at_first_resumed_delta == "in_progress"
-    assert [s for s, _, _ in seen] == list(range(1, len(seen) + 1))
-    streamed = "".join(
-        json.loads(d)["delta"]["content"][0]["text"]["value"]
-        for _, n, d in seen
-        if n == "thread.message.delta"
-    )
-    assert streamed == text
-    assert seen[-1][1] == "thread.run.completed"
+    _assert_whole(seen, text)
 
 
 def test_a_client_that_disconnects_does_not_stop_the_run(
