@@ -1,11 +1,12 @@
 """The run engine: one run, from queued to an end, on whatever provider its model names.
 
-``execute_run`` is called by the django-q2 task with a run id. It claims the run (so each run
-executes once however often the task is delivered) and then works in rounds: the model
-answers (streamed into an assistant message) or calls tools; server-side functions run here
-and the model goes on; client functions stop the run at ``requires_action`` until their
-outputs come back, when a worker resumes it. Every way out ends the run in one status with
-its events: nothing is left running.
+``execute_run`` is called by the django-q2 task with a run id. It starts the model on the
+first round (writing nothing), claims the run while the model works on its first token (so
+each run executes once however often the task is delivered; a run it cannot claim has its
+call closed), and then works in rounds: the model answers (streamed into an assistant
+message) or calls tools; server-side functions run here and the model goes on; client
+functions stop the run at ``requires_action`` until their outputs come back, when a worker
+resumes it. Every way out ends the run in one status with its events: nothing is left running.
 """
 
 import logging
@@ -28,7 +29,16 @@ from tools.sandbox.supervise import Cancellation
 
 from . import events as ev
 from .prompt import PromptTooLong, build_prompt, step_calls
-from .providers import ChatRequest, ChatStream, Chunk, Provider, ProviderError, ToolCall, resolve
+from .providers import (
+    ChatRequest,
+    ChatStream,
+    Chunk,
+    ModelInfo,
+    Provider,
+    ProviderError,
+    ToolCall,
+    resolve,
+)
 from .watch import RunWatch
 
 log = logging.getLogger(__name__)
@@ -37,12 +47,18 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE_SECONDS = 1.0
 
 
-def _claim(run_id: str) -> Run | None:
-    """Move the run from queued to in_progress; None when it is not queued (taken, ended)."""
+def _claim(run: Run) -> int | None:
+    """Move the run from queued to in_progress, with the host chosen for it (``run`` is
+    refreshed from its locked row); the number of its last event, or None when it is not
+    queued (taken, ended, expired)."""
+    host = run.ollama_host
     now = timezone.now()
     with transaction.atomic():
-        run = Run.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != Run.Status.QUEUED:
+        try:
+            run.refresh_from_db(from_queryset=Run.objects.select_for_update())
+        except Run.DoesNotExist:
+            return None
+        if run.status != Run.Status.QUEUED:
             return None
         if run.expires_at is not None and run.expires_at <= now:
             run.status = Run.Status.EXPIRED
@@ -53,43 +69,53 @@ def _claim(run_id: str) -> Run | None:
         run.started_at = run.started_at or now
         run.heartbeat_at = now
         run.attempts += 1
-        run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
-        ev.record_events(run, [ev.run_event(run)])  # in the claim's commit, not one of its own
-    return run
+        run.ollama_host = host or run.ollama_host
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts", "ollama_host"])
+        # In the claim's commit, not one of its own.
+        return ev.record_events(run, [ev.run_event(run)])
 
 
 def _text_content(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": {"value": text, "annotations": []}}]
 
 
-def _pump(stream: ChatStream, cancelled: threading.Event) -> Iterator[Chunk]:
-    """The stream's chunks, read by a thread of its own: a cancel ends this at once, even
-    while the model has not sent a byte yet (a read blocked in a socket cannot be woken)."""
-    chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    end = object()
+_END = object()
 
-    def read() -> None:
+
+class _Pump:
+    """A model's stream, read by a thread of its own from the moment it is made: the model
+    works on its first token while the engine does its bookkeeping, and a cancel ends the
+    reading at once, even while the model has not sent a byte yet (a read blocked in a
+    socket cannot be woken)."""
+
+    def __init__(self, stream: ChatStream, cancelled: threading.Event) -> None:
+        self.stream = stream
+        self.cancelled = cancelled
+        self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread(target=self._read, name="model-stream", daemon=True).start()
+
+    def _read(self) -> None:
         try:
-            for chunk in stream:
-                chunks.put(chunk)
+            for chunk in self.stream:
+                self._chunks.put(chunk)
         except BaseException as exc:  # handed to the engine's thread, raised there
-            chunks.put(exc)
+            self._chunks.put(exc)
         finally:
-            chunks.put(end)
+            self._chunks.put(_END)
 
-    threading.Thread(target=read, name="model-stream", daemon=True).start()
-    while True:
-        try:
-            item = chunks.get(timeout=0.1)
-        except queue.Empty:
-            if cancelled.is_set():
+    def __iter__(self) -> Iterator[Chunk]:
+        while True:
+            try:
+                item = self._chunks.get(timeout=0.1)
+            except queue.Empty:
+                if self.cancelled.is_set():
+                    return
+                continue
+            if item is _END:
                 return
-            continue
-        if item is end:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
 
 def _past_rounds(run: Run) -> tuple[int, int]:
@@ -109,13 +135,37 @@ class RoundResult:
     done_reason: str | None = None
 
 
-class Turn:
-    """The run's work in one worker: rounds of the model until an answer, a wait or an end."""
+@dataclass
+class Round:
+    """A call to the model under way, and what its answer is read with."""
 
-    def __init__(self, run: Run, recorder: ev.EventRecorder, watch: RunWatch) -> None:
+    request: ChatRequest
+    holdback: text_protocol.Holdback | None
+    pump: _Pump
+
+
+class Turn:
+    """The run's work in one worker: rounds of the model until an answer, a wait or an end.
+
+    ``prepare`` (before the claim) writes nothing and starts the first round; ``execute``
+    (once the run is claimed and ``recorder`` set) reads it and goes on.
+    """
+
+    recorder: ev.EventRecorder
+    # Set by ``prepare``.
+    provider: Provider
+    model: str
+    info: ModelInfo
+    functions: list[dict[str, Any]]
+    named: str | None
+    native: bool
+    rounds: int
+
+    def __init__(self, run: Run, watch: RunWatch) -> None:
         self.run = run
-        self.recorder = recorder
         self.watch = watch
+        # The round started ahead, or why it could not be: raised by ``execute``.
+        self.pending: Round | Exception | None = None
         self.message: Message | None = None
         self.step: RunStep | None = None
         self.text: list[str] = []
@@ -125,6 +175,9 @@ class Turn:
         self.images: list[str] = []
         self._staged = False
         self._saved_len = 0
+
+    def record_with(self, recorder: ev.EventRecorder) -> None:
+        self.recorder = recorder
         recorder.on_flush = self._save_progress
 
     # --- the assistant message of the current round -------------------------------------
@@ -209,15 +262,17 @@ class Turn:
 
     # --- rounds --------------------------------------------------------------------------
 
-    def _stream(
-        self, provider: Provider, request: ChatRequest, holdback: text_protocol.Holdback | None
-    ) -> RoundResult:
+    def _call(self, request: ChatRequest) -> _Pump:
+        stream = self.provider.chat(request)
+        self.watch.attach(stream)
+        return _Pump(stream, self.watch.cancelled)
+
+    def _stream(self, round_: Round) -> RoundResult:
         result = RoundResult()
+        holdback, pump = round_.holdback, round_.pump
         for attempt in (1, 2):
-            stream = provider.chat(request)
-            self.watch.attach(stream)
             try:
-                for chunk in _pump(stream, self.watch.cancelled):
+                for chunk in pump:
                     if chunk.thinking:  # kept with the round's message, if it says anything
                         self.thinking.append(chunk.thinking)
                     if chunk.content:
@@ -234,6 +289,7 @@ class Turn:
                 if self.watch.cancelled.wait(RETRY_PAUSE_SECONDS):
                     break
                 log.warning("Run %s: retrying once after: %s", self.run.id, exc.message)
+                pump = self._call(round_.request)
         if holdback is not None and not self.watch.cancelled.is_set():
             rest, calls = holdback.finish()
             self._say(rest)
@@ -247,55 +303,79 @@ class Turn:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         self.run.usage = usage
 
+    def prepare(self) -> None:
+        """The provider and host, the model's abilities, the tools, and the first round's call
+        started: nothing written, so it may run before the claim (the model works while the
+        run is claimed). What goes wrong is raised by ``execute``, once the run is ours."""
+        try:
+            run = self.run
+            self.provider, self.model = resolve(run.model, run=run)
+            self.info = self.provider.model_info(self.model)
+            offered = code_interpreter.as_functions(run.tools)
+            functions = [t for t in offered if t.get("type") == "function"]
+            self.named = tool_calls.forced_tool(run.tool_choice)
+            if self.named is not None:
+                functions = [f for f in functions if f["function"]["name"] == self.named]
+            if run.tool_choice == "none":
+                functions = []
+            self.functions = functions
+            self.native = bool(functions) and "tools" in self.info.capabilities
+            self.rounds, self.argument_errors = _past_rounds(run)
+            self.pending = self._start_round()
+        except Exception as exc:
+            self.pending = exc
+
+    def abandon(self) -> None:
+        """The run was not ours to claim: close the call started for it."""
+        if isinstance(self.pending, Round):
+            self.pending.pump.stream.close()
+        self.pending = None
+
+    def _start_round(self) -> Round:
+        run, functions, native = self.run, self.functions, self.native
+        must = None
+        # Forced in the run's first round only: after the outputs come back it may answer.
+        if self.rounds == 0 and functions and (run.tool_choice == "required" or self.named):
+            must = "one of the tools" if run.tool_choice == "required" else f"the tool {self.named}"
+        if native:
+            extra = f"You must call {must} now." if must else ""
+        else:
+            extra = text_protocol.instructions(functions, required=must) if functions else ""
+        prompt = build_prompt(
+            run,
+            context_window=settings.OLLAMA_NUM_CTX or self.info.context_length,
+            system_extra=extra,
+            tools_as_text=not native,
+        )
+        request = ChatRequest(
+            model=self.model,
+            messages=prompt.messages,
+            tools=functions if native else [],
+            temperature=run.temperature,
+            top_p=run.top_p,
+            max_tokens=run.max_completion_tokens,
+            context_length=settings.OLLAMA_NUM_CTX,
+            response_format=run.response_format,
+            think="thinking" in self.info.capabilities,
+        )
+        names = {f["function"]["name"] for f in functions}
+        # A ```python block runs code only for models taught the text protocol.
+        holdback = text_protocol.Holdback(names, code_blocks=not native) if names else None
+        return Round(request, holdback, self._call(request))
+
     def execute(self) -> None:
         run = self.run
-        provider, model = resolve(run.model, run=run)
-        info = provider.model_info(model)
-        offered = code_interpreter.as_functions(run.tools)
-        functions = [t for t in offered if t.get("type") == "function"]
-        choice = run.tool_choice
-        named = tool_calls.forced_tool(choice)
-        if named is not None:
-            functions = [f for f in functions if f["function"]["name"] == named]
-        if choice == "none":
-            functions = []
-        native = bool(functions) and "tools" in info.capabilities
-        names = {f["function"]["name"] for f in functions}
-        rounds, self.argument_errors = _past_rounds(run)
         while True:
-            must = None
-            # Forced in the run's first round only: after the outputs come back it may answer.
-            if rounds == 0 and functions and (choice == "required" or named):
-                must = "one of the tools" if choice == "required" else f"the tool {named}"
-            if native:
-                extra = f"You must call {must} now." if must else ""
-            else:
-                extra = text_protocol.instructions(functions, required=must) if functions else ""
+            pending, self.pending = self.pending, None
             try:
-                prompt = build_prompt(
-                    run,
-                    context_window=settings.OLLAMA_NUM_CTX or info.context_length,
-                    system_extra=extra,
-                    tools_as_text=not native,
-                )
+                if isinstance(pending, Exception):
+                    raise pending
+                round_ = pending or self._start_round()
             except PromptTooLong as exc:
                 log.info("Run %s: %s", run.id, exc)
                 self.finish(Run.Status.INCOMPLETE, incomplete="max_prompt_tokens")
                 return
-            request = ChatRequest(
-                model=model,
-                messages=prompt.messages,
-                tools=functions if native else [],
-                temperature=run.temperature,
-                top_p=run.top_p,
-                max_tokens=run.max_completion_tokens,
-                context_length=settings.OLLAMA_NUM_CTX,
-                response_format=run.response_format,
-                think="thinking" in info.capabilities,
-            )
-            # A ```python block runs code only for models taught the text protocol.
-            holdback = text_protocol.Holdback(names, code_blocks=not native) if names else None
-            result = self._stream(provider, request, holdback)
+            result = self._stream(round_)
             if self.watch.cancelled.is_set():
                 self.finish(Run.Status.CANCELLED, message_incomplete="run_cancelled")
                 return
@@ -310,12 +390,12 @@ class Turn:
                 self.finish(Run.Status.COMPLETED)
                 return
             self._close_message()
-            rounds += 1
-            if rounds > settings.MAX_TOOL_ROUNDS:
+            self.rounds += 1
+            if self.rounds > settings.MAX_TOOL_ROUNDS:
                 self.finish(Run.Status.INCOMPLETE, incomplete="max_tool_rounds")
                 return
             calls = result.calls if run.parallel_tool_calls else result.calls[:1]
-            if not self._call_tools(calls, functions):
+            if not self._call_tools(calls, self.functions):
                 return
 
     def _call_tools(self, raw: list[ToolCall], functions: list[dict[str, Any]]) -> bool:
@@ -460,13 +540,21 @@ class Turn:
 
 
 def execute_run(run_id: str) -> None:
-    run = _claim(run_id)
-    if run is None:
+    run = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).first()
+    if run is None:  # taken by another delivery of the task, or ended
         return
-    recorder = ev.EventRecorder(run.id)
     watch = RunWatch(run.id)
+    turn = Turn(run, watch)
+    if run.expires_at is None or run.expires_at > timezone.now():
+        turn.prepare()  # not for a run the claim will find expired
+    seq = _claim(run)
+    if seq is None:
+        turn.abandon()
+        return
+    if turn.pending is None:  # its expiry was moved meanwhile
+        turn.prepare()
+    turn.record_with(ev.EventRecorder(run.id, seq=seq))
     watch.start()
-    turn = Turn(run, recorder, watch)
     try:
         turn.execute()
     except ProviderError as exc:

@@ -71,8 +71,9 @@ def last_seq(run_id: str) -> int:
     return RunEvent.objects.filter(run_id=run_id).aggregate(m=Max("seq"))["m"] or 0
 
 
-def record_events(run: Run, events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Record events for a run no worker holds (created, queued, cancelled by the API, reaped).
+def record_events(run: Run, events: list[tuple[str, dict[str, Any]]]) -> int:
+    """Record events for a run no worker holds (created, queued, cancelled by the API, reaped);
+    the number of the last.
 
     Call inside the transaction that changed the run, with the run's row locked; they are
     published once it commits.
@@ -89,14 +90,22 @@ def record_events(run: Run, events: list[tuple[str, dict[str, Any]]]) -> None:
             _live(run.id, row.seq, row.event, row.data)
 
     transaction.on_commit(push)
+    return seq
 
 
 class EventRecorder:
     """The worker's side: numbers, publishes at once, persists in batches."""
 
-    def __init__(self, run_id: str, *, on_flush: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        seq: int | None = None,
+        on_flush: Callable[[], None] | None = None,
+    ) -> None:
+        """``seq``: the run's last event number, when the caller knows it."""
         self.run_id = run_id
-        self.seq = last_seq(run_id)
+        self.seq = last_seq(run_id) if seq is None else seq
         self.pending: list[RunEvent] = []
         self.on_flush = on_flush
         self._last_flush = time.monotonic()

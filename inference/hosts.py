@@ -155,8 +155,10 @@ def choose(
     run: Run | None = None,
     exclude: Collection[str] = (),
     require_up: bool = False,
+    record: bool = True,
 ) -> str | None:
-    """The host to run ``model`` on, recorded on the run if one is given.
+    """The host to run ``model`` on, recorded on the run if one is given (on its row too,
+    unless not ``record``: the engine stores its first choice with the run's claim).
 
     Preferred: up hosts that list the model, the least busy first. If no up host lists it
     (pulled since the last look?) their lists are read again; if still none does, an up host
@@ -171,7 +173,8 @@ def choose(
     if chosen is not None and run is not None:
         # On the row for the other processes, on the object for its next save.
         run.ollama_host = chosen
-        Run.objects.filter(pk=run.pk).update(ollama_host=chosen)
+        if record:
+            Run.objects.filter(pk=run.pk).update(ollama_host=chosen)
     return chosen
 
 

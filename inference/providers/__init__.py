@@ -40,8 +40,9 @@ def resolve(model: str, *, run: "Run | None" = None) -> tuple[Provider, str]:
     """The provider for a model name, and the name that provider knows the model by.
 
     For a run, or whenever ``OLLAMA_HOSTS`` names several hosts, Ollama models go
-    to the host ``inference.hosts`` chooses (recorded on the run), and move to another if
-    that one turns out to be down before anything was streamed.
+    to the host ``inference.hosts`` chooses (set on the run object, for the engine to store
+    when it claims the run), and move to another if that one turns out to be down before
+    anything was streamed.
     """
     prefix, _, rest = model.partition("/")
     endpoint = settings.INFERENCE_ENDPOINTS.get(prefix) if rest else None
@@ -54,7 +55,7 @@ def resolve(model: str, *, run: "Run | None" = None) -> tuple[Provider, str]:
 
     if not hosts.routing_applies(run):
         return ollama_class(), model
-    host = hosts.choose(model, run=run)
+    host = hosts.choose(model, run=run, record=False)
     if host is None:
         raise ProviderError(
             "No Ollama host is enabled: enable one in the admin (Ollama hosts) "

@@ -249,6 +249,25 @@ def test_a_run_is_executed_once_however_often_the_task_comes(
     assert Message.objects.filter(run=run).count() == 1
 
 
+def test_two_deliveries_at_once_execute_the_run_once(ollama: OllamaDouble, make_run: Any) -> None:
+    # Each delivery may start the model before it claims the run: the one that loses the claim
+    # closes its call and writes nothing.
+    ollama.enqueue(Reply(content="only once", delay_before_first_token=0.3))
+    ollama.enqueue(Reply(content="only once", delay_before_first_token=0.3))
+    run = make_run()
+    workers = [threading.Thread(target=execute_run, args=(run.id,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    run.refresh_from_db()
+    assert run.status == "completed" and run.attempts == 1
+    assert [m.text for m in Message.objects.filter(run=run)] == ["only once"]
+    seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert events_of(run).count("thread.run.in_progress") == 1
+
+
 def test_a_run_past_expires_at_expires_instead_of_running(
     ollama: OllamaDouble, make_run: Any
 ) -> None:

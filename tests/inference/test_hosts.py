@@ -19,6 +19,7 @@ from entities.services.assistants import assistant_create
 from entities.services.runs import run_create
 from entities.services.threads import thread_create
 from inference import hosts
+from inference.engine import execute_run
 from inference.models import OllamaHost
 from inference.providers import ChatRequest, ProviderError, resolve
 from inference.providers.ollama import OllamaProvider
@@ -59,9 +60,12 @@ def test_a_run_goes_to_the_host_that_has_its_model(
     provider, _ = resolve("llama3.1", run=run)
 
     assert isinstance(provider, OllamaProvider) and provider.host == west.host
-    assert run.ollama_host == west.host  # recorded, to count the host's load
+    assert run.ollama_host == west.host  # for the engine to store when it claims the run
+    execute_run(run.id)
     run.refresh_from_db()
-    assert run.ollama_host == west.host
+    assert run.status == Run.Status.COMPLETED
+    assert run.ollama_host == west.host  # recorded, to count the host's load
+    assert len(west.requests_to("/api/chat")) == 1 and not east.requests_to("/api/chat")
 
 
 def test_the_least_busy_host_is_preferred(
@@ -309,11 +313,12 @@ def test_with_one_host_a_run_goes_there_without_asking_it_first(
     with override_settings(OLLAMA_HOST=east.host, OLLAMA_HOSTS=[]):
         run = new_run()
         provider, _ = resolve("llama3.1", run=run)
+        assert isinstance(provider, OllamaProvider) and provider.host == east.host
+        execute_run(run.id)
 
-    assert isinstance(provider, OllamaProvider) and provider.host == east.host
     assert east.requests_to("/api/tags") == []  # nothing to choose: no probe before the answer
     run.refresh_from_db()
-    assert run.ollama_host == east.host
+    assert run.status == Run.Status.COMPLETED and run.ollama_host == east.host
 
 
 def test_a_slow_host_fails_the_run_but_stays_in_routing(
