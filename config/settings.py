@@ -6,6 +6,7 @@ Every variable is listed in README.md.
 """
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -109,6 +110,14 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
+# Web processes close their connection at the end of each request: daphne (ASGI) serves each
+# request in a thread of its own, which a kept connection would outlive (Django's advice: no
+# persistent connections under ASGI). Workers (`manage.py qcluster`) are not ASGI and keep
+# theirs between tasks: a new one would be ~1 ms of every run's time to first token.
+IS_WORKER = sys.argv[1:2] == ["qcluster"]
+DATABASES["default"].setdefault(
+    "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60 if IS_WORKER else 0)
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web and worker processes read while the other writes. IMMEDIATE takes the
     # write lock when a transaction begins, so two writers wait for each other (busy timeout)
@@ -125,10 +134,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"entities-test-{os.getpid()}.sqlite3")
     }
 else:
-    # Closed at the end of each request: daphne (ASGI) serves each request in a thread of its
-    # own, which a kept connection would outlive (Django's advice: no persistent connections
-    # under ASGI). Workers, which are not ASGI, may keep theirs (deploy/ sets 60 for them).
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

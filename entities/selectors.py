@@ -28,9 +28,12 @@ def assistants_visible_to(user: User) -> QuerySet[Assistant]:
     return qs if user.is_admin else qs.filter(owner=user)
 
 
+def _threads_of(user: User) -> QuerySet[Thread]:
+    return Thread.objects.all() if user.is_admin else Thread.objects.filter(participants=user)
+
+
 def threads_visible_to(user: User) -> QuerySet[Thread]:
-    qs = Thread.objects.prefetch_related("participants")
-    return qs if user.is_admin else qs.filter(participants=user)
+    return _threads_of(user).prefetch_related("participants")
 
 
 def function_definitions_visible_to(user: User) -> QuerySet[FunctionDefinition]:
@@ -60,7 +63,9 @@ def assistant_get(user: User, assistant_id: str) -> Assistant:
 
 
 def thread_get(user: User, thread_id: str) -> Thread:
-    return _get(threads_visible_to(user), "thread", thread_id)
+    # No prefetch: for one thread it is the same one query, and most callers (runs,
+    # messages) never read the participants.
+    return _get(_threads_of(user), "thread", thread_id)
 
 
 def function_definition_get(user: User, definition_id: str) -> FunctionDefinition:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from entities.models import Message, Run, RunStep
@@ -101,6 +101,7 @@ class _Pump:
         except BaseException as exc:  # handed to the engine's thread, raised there
             self._chunks.put(exc)
         finally:
+            connection.close()  # if moving to another host used the database from here
             self._chunks.put(_END)
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -121,6 +122,8 @@ class _Pump:
 def _past_rounds(run: Run) -> tuple[int, int]:
     """The tool rounds the run has had so far, and its calls with bad arguments: both limits
     hold per run, across the workers that resume it after requires_action."""
+    if run.started_at is None:  # never claimed yet: nothing of its own to count
+        return 0, 0
     steps = list(run.steps.filter(type=RunStep.Type.TOOL_CALLS))
     hint = tool_calls.ARGUMENT_ERROR_HINT
     errors = sum(

@@ -71,14 +71,16 @@ def last_seq(run_id: str) -> int:
     return RunEvent.objects.filter(run_id=run_id).aggregate(m=Max("seq"))["m"] or 0
 
 
-def record_events(run: Run, events: list[tuple[str, dict[str, Any]]]) -> int:
+def record_events(
+    run: Run, events: list[tuple[str, dict[str, Any]]], *, after: int | None = None
+) -> int:
     """Record events for a run no worker holds (created, queued, cancelled by the API, reaped);
-    the number of the last.
+    the number of the last. ``after``: the run's last number, when the caller knows it.
 
     Call inside the transaction that changed the run, with the run's row locked; they are
     published once it commits.
     """
-    seq = last_seq(run.id)
+    seq = last_seq(run.id) if after is None else after
     rows = []
     for name, data in events:
         seq += 1

@@ -2,7 +2,9 @@
 
 ``publish()`` hands the message to one background thread per process, which sends it on:
 to the embedded layer's Unix socket, or through the configured channel layer (Redis).
-One thread keeps the order of a run's events and reuses one connection.
+One thread keeps the order of a run's events and reuses one connection. Run events that
+wait together go out as one ``run.events`` message: a group send to Redis is several round
+trips, and a run's first token follows four opening events.
 """
 
 import asyncio
@@ -21,6 +23,32 @@ from .channel_layer import EmbeddedChannelLayer
 log = logging.getLogger(__name__)
 
 _RECONNECT_EVERY_SECONDS = 0.2
+# At most this many run events in one message.
+MAX_BATCH = 200
+
+
+def batched(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The messages to send for ``items``, in order: each run of ``run.event`` messages to one
+    group becomes a single ``run.events`` message carrying them (``events_in`` reads both)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for group, message in items:
+        if message.get("type") == "run.event":
+            if out and out[-1][0] == group and out[-1][1].get("type") == "run.events":
+                events = out[-1][1]["events"]
+                if len(events) < MAX_BATCH:
+                    events.append(message)
+                    continue
+            out.append((group, {"type": "run.events", "events": [message]}))
+        else:
+            out.append((group, message))
+    return out
+
+
+def events_in(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run events a live message carries: one (``run.event``) or several (``run.events``)."""
+    if message.get("type") == "run.events":
+        return list(message["events"])
+    return [message]
 
 
 def run_group(run_id: str) -> str:
@@ -39,19 +67,28 @@ class _Publisher(threading.Thread):
         self._sock: socket.socket | None = None
         self._next_connect = 0.0
 
+    def _waiting(self) -> list[tuple[str, dict[str, Any]]]:
+        """The next message, and every other one already waiting: batched."""
+        items = [self.queue.get()]
+        while True:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                return batched(items)
+
     def run(self) -> None:
         if isinstance(self.layer, EmbeddedChannelLayer):
             while True:
-                group, message = self.queue.get()
-                self._send_to_socket(group, message)
+                for group, message in self._waiting():
+                    self._send_to_socket(group, message)
         else:
             loop = asyncio.new_event_loop()
             while True:
-                group, message = self.queue.get()
-                try:
-                    loop.run_until_complete(self.layer.group_send(group, message))
-                except Exception:  # a broken layer must not kill publishing for good
-                    log.exception("Could not publish to %s", group)
+                for group, message in self._waiting():
+                    try:
+                        loop.run_until_complete(self.layer.group_send(group, message))
+                    except Exception:  # a broken layer must not kill publishing for good
+                        log.exception("Could not publish to %s", group)
 
     def _send_to_socket(self, group: str, message: dict[str, Any]) -> None:
         assert isinstance(self.layer, EmbeddedChannelLayer)

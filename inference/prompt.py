@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from entities.models import Message, Run, RunStep
+from entities.models import Message, Run, RunStep, Thread
 
 PER_MESSAGE_TOKENS = 4
 # Room kept free for the answer when the run sets no max_completion_tokens.
@@ -38,11 +38,11 @@ class Prompt:
 
 def _history(run: Run) -> list[dict[str, Any]]:
     """The thread as it was when the run was created."""
-    thread = run.thread
-    many_people = thread.participants.count() > 1
+    people = Thread.participants.through.objects.filter(thread_id=run.thread_id)
+    many_people = people.count() > 1
     history = []
     messages = (
-        thread.messages.filter(created_at__lte=run.created_at)
+        Message.objects.filter(thread_id=run.thread_id, created_at__lte=run.created_at)
         .exclude(run=run)
         .select_related("sender")
         .order_by("id")
@@ -114,6 +114,8 @@ def _tool_round(step: RunStep, *, as_text: bool) -> list[dict[str, Any]]:
 
 def _this_run(run: Run, *, tools_as_text: bool) -> list[dict[str, Any]]:
     """What the model said and the tools answered so far in this run, in order."""
+    if run.started_at is None:  # never claimed yet: it has said nothing so far
+        return []
     items: list[tuple[str, list[dict[str, Any]]]] = []
     for message in run.messages.filter(role=Message.Role.ASSISTANT):
         if message.text:

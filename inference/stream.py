@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from entities.models import Run, RunEvent
 
 from .events import STREAM_END_EVENTS, TERMINAL_EVENTS
-from .live import run_group
+from .live import events_in, run_group
 
 KEEPALIVE_SECONDS = 10.0
 GAP_CHECK_SECONDS = 0.05
@@ -103,13 +103,14 @@ async def run_events(
                     yield None
                     continue
             else:
-                event = Event(message["seq"], message["event"], message["data"])
-                if event.seq > last:
-                    ahead[event.seq] = event
-                elif event.event in TERMINAL_EVENTS:
-                    # The reaper numbers after what was stored; the worker had published more.
-                    yield event
-                    return
+                for item in events_in(message):
+                    event = Event(item["seq"], item["event"], item["data"])
+                    if event.seq > last:
+                        ahead[event.seq] = event
+                    elif event.event in TERMINAL_EVENTS:
+                        # The reaper numbers after what was stored; the worker had published more.
+                        yield event
+                        return
             while last + 1 in ahead:
                 event = ahead.pop(last + 1)
                 last = event.seq

@@ -5,7 +5,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from entities.models import Run
@@ -72,7 +72,7 @@ class RunWatch(threading.Thread):
                             self._code.set()
                     return
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own: workers keep connections, threads do not
 
     def stop(self) -> None:
         """Stop watching, and wait for the thread (it must not outlive the run's work)."""

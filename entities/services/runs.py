@@ -98,7 +98,7 @@ def run_create(
         # Another request started a run on this thread between our check and our insert.
         raise _conflict(_active_run(thread), thread) from None
     created = run_event(run)
-    record_events(run, [("thread.run.created", created[1]), created])
+    record_events(run, [("thread.run.created", created[1]), created], after=0)  # a new run
     transaction.on_commit(lambda: enqueue_run(run.id))
     # Participants with the thread open (entities.chat.consumers) follow the new run live.
     notice = {"type": "thread.run", "run_id": run.id, "origin": None}
