@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 # Once per round, a transient provider error before any output is tried again after this pause.
 RETRY_PAUSE_SECONDS = 1.0
+# How long the engine waits for a model request to be written before it goes on: the
+# reading thread needs the interpreter lock to write it, which the engine's own work (the
+# claim) would otherwise hold for milliseconds, while the model has not been asked yet.
+SEND_WAIT_SECONDS = 0.05
 
 
 def _claim(run: Run) -> int | None:
@@ -93,6 +97,7 @@ class _Pump:
         self.cancelled = cancelled
         self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         threading.Thread(target=self._read, name="model-stream", daemon=True).start()
+        stream.sent.wait(SEND_WAIT_SECONDS)
 
     def _read(self) -> None:
         try:
@@ -102,6 +107,7 @@ class _Pump:
             self._chunks.put(exc)
         finally:
             connection.close()  # if moving to another host used the database from here
+            self.stream.sent.set()  # no request went out (refused): nothing to wait for
             self._chunks.put(_END)
 
     def __iter__(self) -> Iterator[Chunk]:

@@ -1,7 +1,8 @@
 """What every provider gives the engine: a chat stream of chunks, and one error type."""
 
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -61,6 +62,9 @@ class ModelInfo:
 
 
 class ChatStream(Protocol):
+    # Set once the request is on the wire (the model is working) while the stream is read.
+    sent: threading.Event
+
     def __iter__(self) -> Iterator[Chunk]: ...
 
     def close(self) -> None:
@@ -87,6 +91,20 @@ def shared_ssl_context() -> ssl.SSLContext:
     if _ssl_context is None:
         _ssl_context = ssl.create_default_context()
     return _ssl_context
+
+
+def when_sent(callback: Callable[[], None]) -> dict[str, list[Callable[[Any], None]]]:
+    """httpx event hooks that call ``callback`` once a request's body is written (httpcore's
+    trace), before any answer: the reader of a stream tells its waiting thread it may go on."""
+
+    def trace(name: str, info: dict[str, Any]) -> None:
+        if name == "http11.send_request_body.complete":
+            callback()
+
+    def on_request(request: Any) -> None:
+        request.extensions["trace"] = trace
+
+    return {"request": [on_request]}
 
 
 def public_url(url: str) -> str:

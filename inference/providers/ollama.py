@@ -18,6 +18,7 @@ from .base import (
     ToolCall,
     public_url,
     shared_ssl_context,
+    when_sent,
 )
 
 # /api/show answers change only when a model is pulled again; a short cache saves a round trip.
@@ -42,18 +43,22 @@ Reroute = Callable[[str, str, Collection[str]], str | None]
 MarkDown = Callable[[str, str], None]
 
 
-def new_client(host: str, timeout: float | None = None) -> ollama.Client:
+def new_client(
+    host: str, timeout: float | None = None, *, sent: threading.Event | None = None
+) -> ollama.Client:
     """An ollama client for one stream or call (closing it ends that stream at once).
 
     ``timeout`` (``OLLAMA_TIMEOUT_SECONDS``) bounds each wait for a byte; a connection must
     be taken within ``OLLAMA_PROBE_TIMEOUT_SECONDS``, so a host that is gone is found out
-    (and another one tried) at once, not after a cold model load's allowance.
+    (and another one tried) at once, not after a cold model load's allowance. ``sent`` is
+    set once a request is written.
     """
     read = timeout if timeout is not None else settings.OLLAMA_TIMEOUT_SECONDS
     return ollama.Client(
         host=host,
         timeout=httpx.Timeout(read, connect=min(read, settings.OLLAMA_PROBE_TIMEOUT_SECONDS)),
         verify=shared_ssl_context(),
+        event_hooks=when_sent(sent.set) if sent is not None else None,
     )
 
 
@@ -119,7 +124,8 @@ class OllamaStream:
         self.provider = provider
         self.host = provider.host
         self.request = request
-        self._client = new_client(self.host)
+        self.sent = threading.Event()
+        self._client = new_client(self.host, sent=self.sent)
         self._closed = False
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -134,7 +140,7 @@ class OllamaStream:
 
     def _connect(self, host: str) -> None:
         old, self.host = self._client, host
-        self._client = new_client(host)
+        self._client = new_client(host, sent=self.sent)
         old.close()
         if self._closed:  # closed while we switched: close the new client too
             self._client.close()

@@ -5,13 +5,22 @@ A model written ``ENDPOINT/MODEL`` goes to the endpoint of that name in
 """
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from django.conf import settings
 
-from .base import ChatRequest, Chunk, ModelInfo, ProviderError, ToolCall, shared_ssl_context
+from .base import (
+    ChatRequest,
+    Chunk,
+    ModelInfo,
+    ProviderError,
+    ToolCall,
+    shared_ssl_context,
+    when_sent,
+)
 
 
 def _body(request: ChatRequest) -> dict[str, Any]:
@@ -77,7 +86,8 @@ class OpenAICompatibleStream:
     def __init__(self, endpoint: "OpenAICompatibleProvider", request: ChatRequest) -> None:
         self.endpoint = endpoint
         self.request = request
-        self._client = endpoint.http_client()
+        self.sent = threading.Event()
+        self._client = endpoint.http_client(sent=self.sent)
         self._closed = False
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -156,13 +166,14 @@ class OpenAICompatibleProvider:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
 
-    def http_client(self) -> httpx.Client:
+    def http_client(self, *, sent: threading.Event | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return httpx.Client(
             base_url=self.base_url,
             headers=headers,
             timeout=settings.OLLAMA_TIMEOUT_SECONDS,
             verify=shared_ssl_context(),
+            event_hooks=when_sent(sent.set) if sent is not None else None,
         )
 
     def http_error(self, response: httpx.Response, model: str) -> ProviderError:

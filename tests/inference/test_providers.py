@@ -507,3 +507,26 @@ def test_closing_a_stream_from_another_thread_ends_it_quietly(
     assert not any(c.done for c in received)
     endpoints.wait_for_idle(timeout=2)
     assert endpoints.aborted_streams == 1  # the connection really was closed
+
+
+# ---------------------------------------------------------------------- sent
+
+
+@pytest.mark.parametrize("model", ["llama3.1", "local/llama3.1"])
+def test_a_stream_tells_when_its_request_is_out_before_any_answer(
+    endpoints: OllamaDouble, model: str
+) -> None:
+    # The engine claims the run while the model works; it waits for this, not the answer.
+    provider, name = resolve(model)
+    endpoints.enqueue(Reply(content="late", delay_before_first_token=2.0))
+    stream: ChatStream = provider.chat(ChatRequest(model=name, messages=USER))
+    received: list[Chunk] = []
+    reader = threading.Thread(target=lambda: received.extend(stream))
+    assert not stream.sent.is_set()  # nothing asked until the stream is read
+
+    reader.start()
+
+    assert stream.sent.wait(1.5)
+    assert received == []  # the model has not answered yet
+    reader.join(timeout=10)
+    assert "".join(c.content for c in received) == "late"
