@@ -18,6 +18,10 @@ from channels.layers import InMemoryChannelLayer
 
 log = logging.getLogger(__name__)
 
+# The longest frame (one JSON line) the socket takes: asyncio's default is 64 KiB, which one
+# event of a run with long instructions can pass.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+
 
 class EmbeddedChannelLayer(InMemoryChannelLayer):
     def __init__(self, socket_path: str, **kwargs: Any) -> None:
@@ -35,13 +39,22 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a socket left by an earlier web process
-        self._server = await asyncio.start_unix_server(self._serve, path=str(path))
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(path), limit=MAX_FRAME_BYTES
+        )
         self._server_loop = loop
         os.chmod(path, 0o600)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while line := await reader.readline():
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # past the limit: that line is dropped, the next ones go on
+                    log.warning("Dropped an event frame over %d bytes", MAX_FRAME_BYTES)
+                    continue
+                if not line:
+                    return
                 try:
                     frame = json.loads(line)
                     await super().group_send(frame["group"], frame["message"])

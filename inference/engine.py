@@ -19,9 +19,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from entities.models import Message, Run, RunStep
+from entities.models import Message, Run, RunEvent, RunStep
 from tools import calls as tool_calls
 from tools import code_interpreter, text_protocol
 from tools.sandbox import SandboxUnavailable
@@ -51,10 +52,11 @@ RETRY_PAUSE_SECONDS = 1.0
 SEND_WAIT_SECONDS = 0.05
 
 
-def _claim(run: Run) -> int | None:
+def _claim(run: Run, *, seen: int | None) -> tuple[int, bool] | None:
     """Move the run from queued to in_progress, with the host chosen for it (``run`` is
-    refreshed from its locked row); the number of its last event, or None when it is not
-    queued (taken, ended, expired)."""
+    refreshed from its locked row). None when it is not queued (taken, ended, expired); else
+    the number of its last event, and whether its events still ended at ``seen`` before (no
+    other delivery took it through a round since it was read)."""
     host = run.ollama_host
     now = timezone.now()
     with transaction.atomic():
@@ -75,8 +77,9 @@ def _claim(run: Run) -> int | None:
         run.attempts += 1
         run.ollama_host = host or run.ollama_host
         run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts", "ollama_host"])
+        before = ev.last_seq(run.id)
         # In the claim's commit, not one of its own.
-        return ev.record_events(run, [ev.run_event(run)])
+        return ev.record_events(run, [ev.run_event(run)], after=before), before == (seen or 0)
 
 
 def _text_content(text: str) -> list[dict[str, Any]]:
@@ -106,9 +109,12 @@ class _Pump:
         except BaseException as exc:  # handed to the engine's thread, raised there
             self._chunks.put(exc)
         finally:
-            connection.close()  # if moving to another host used the database from here
             self.stream.sent.set()  # no request went out (refused): nothing to wait for
             self._chunks.put(_END)
+            try:
+                connection.close()  # if moving to another host used the database from here
+            except Exception:
+                log.warning("Closing the model stream thread's connection failed", exc_info=True)
 
     def __iter__(self) -> Iterator[Chunk]:
         while True:
@@ -170,9 +176,10 @@ class Turn:
     native: bool
     rounds: int
 
-    def __init__(self, run: Run, watch: RunWatch) -> None:
+    def __init__(self, run: Run, watch: RunWatch, *, seen: int | None = None) -> None:
         self.run = run
         self.watch = watch
+        self.seen = seen  # the run's last event number when it was read
         # The round started ahead, or why it could not be: raised by ``execute``.
         self.pending: Round | Exception | None = None
         self.message: Message | None = None
@@ -548,20 +555,42 @@ class Turn:
         self.recorder.flush()
 
 
-def execute_run(run_id: str) -> None:
-    run = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).first()
-    if run is None:  # taken by another delivery of the task, or ended
-        return
-    watch = RunWatch(run.id)
-    turn = Turn(run, watch)
+def prepared(run_id: str) -> Turn | None:
+    """A queued run's turn with its first round started (nothing written); None when the run
+    is not queued (taken by another delivery of the task, or ended)."""
+    last_event = RunEvent.objects.filter(run=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+    run = (
+        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED)
+        .annotate(seen_seq=Subquery(last_event))
+        .first()
+    )
+    if run is None:
+        return None
+    turn = Turn(run, RunWatch(run.id), seen=getattr(run, "seen_seq", None))
     if run.expires_at is None or run.expires_at > timezone.now():
         turn.prepare()  # not for a run the claim will find expired
-    seq = _claim(run)
-    if seq is None:
+    return turn
+
+
+def claim_and_execute(turn: Turn) -> None:
+    """Claim the turn's run while its first call is under way, then go on with it."""
+    run, watch = turn.run, turn.watch
+    try:
+        claimed = _claim(run, seen=turn.seen)
+    except BaseException:
+        turn.abandon()
+        raise
+    if claimed is None:
         turn.abandon()
         return
-    if turn.pending is None:  # its expiry was moved meanwhile
+    seq, unchanged = claimed
+    if turn.pending is None or not unchanged:
+        # Not prepared (its expiry was moved), or prepared from the run as it was before
+        # another delivery took it through a round: again, from the run as it is now.
+        turn.abandon()
         turn.prepare()
+        if run.ollama_host:
+            Run.objects.filter(pk=run.pk).update(ollama_host=run.ollama_host)
     turn.record_with(ev.EventRecorder(run.id, seq=seq))
     watch.start()
     try:
@@ -582,3 +611,9 @@ def execute_run(run_id: str) -> None:
         )
     finally:
         watch.stop()
+
+
+def execute_run(run_id: str) -> None:
+    turn = prepared(run_id)
+    if turn is not None:
+        claim_and_execute(turn)

@@ -212,7 +212,9 @@ def reroute(
 ) -> str | None:
     """After ``failed`` would not take a connection: mark it down, and the next up host."""
     mark_down(failed, error)
-    chosen = choose(model, run=run, exclude={failed, *tried}, require_up=True)
+    # A run not claimed yet (its first call starts before the claim) has it stored by the claim.
+    record = run is not None and run.status != Run.Status.QUEUED
+    chosen = choose(model, run=run, exclude={failed, *tried}, require_up=True, record=record)
     if chosen is not None:
         log.warning(
             "Ollama host %s does not answer; run %s goes to %s instead",

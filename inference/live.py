@@ -23,22 +23,28 @@ from .channel_layer import EmbeddedChannelLayer
 log = logging.getLogger(__name__)
 
 _RECONNECT_EVERY_SECONDS = 0.2
-# At most this many run events in one message.
+# At most this many run events, and about this many characters of their data, in one message.
 MAX_BATCH = 200
+MAX_BATCH_CHARS = 32 * 1024
 
 
 def batched(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """The messages to send for ``items``, in order: each run of ``run.event`` messages to one
-    group becomes a single ``run.events`` message carrying them (``events_in`` reads both)."""
+    group becomes a single ``run.events`` message carrying them (``events_in`` reads both),
+    cut at ``MAX_BATCH`` events or ``MAX_BATCH_CHARS`` of data."""
     out: list[tuple[str, dict[str, Any]]] = []
+    chars = 0  # in the last message of ``out``
     for group, message in items:
+        size = len(message.get("data", ""))
         if message.get("type") == "run.event":
             if out and out[-1][0] == group and out[-1][1].get("type") == "run.events":
                 events = out[-1][1]["events"]
-                if len(events) < MAX_BATCH:
+                if len(events) < MAX_BATCH and chars + size <= MAX_BATCH_CHARS:
                     events.append(message)
+                    chars += size
                     continue
             out.append((group, {"type": "run.events", "events": [message]}))
+            chars = size
         else:
             out.append((group, message))
     return out

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from entities.models import Assistant, Message, Run
 from entities.services.runs import run_submit_tool_outputs
-from inference.engine import execute_run
+from inference.engine import claim_and_execute, execute_run, prepared
 from inference.reaper import reap
 from inference.testing.ollama_double import OllamaDouble, Reply
 from tests.tool_definitions import WEATHER
@@ -82,6 +82,35 @@ def test_a_client_function_waits_for_outputs_then_answers_with_them(
     step.refresh_from_db()
     assert step.status == "completed"
     assert step.step_details["tool_calls"][0]["function"]["output"] == "22°C, sunny"
+
+
+def test_a_delivery_that_read_the_run_before_another_took_it_through_a_round_starts_afresh(
+    ollama: OllamaDouble, make_run: Any, with_tools: Assistant
+) -> None:
+    # Two deliveries of one task: the first reads the run and starts the model on it, then
+    # stalls; the second takes the run to requires_action and the client answers. The first
+    # then wins the claim: it must answer from the run as it is now, with the tool's output.
+    call = Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    ollama.enqueue(call, call)
+    ollama.responder = answer_with_tool_output
+    run = make_run("Weather in Paris?")
+    stalled = prepared(run.id)
+    assert stalled is not None
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    calls = run.required_action["submit_tool_outputs"]["tool_calls"]
+    run_submit_tool_outputs(
+        run=run, tool_outputs=[{"tool_call_id": calls[0]["id"], "output": "22°C, sunny"}]
+    )
+
+    claim_and_execute(stalled)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert final_text(run) == "Result: 22°C, sunny"
+    assert run.steps.filter(type="tool_calls").count() == 1  # the tool was not called again
+    assert ollama.last_request("/api/chat")["messages"][-1]["content"] == "22°C, sunny"
 
 
 def test_a_call_in_the_middle_of_the_stream(

@@ -1,8 +1,14 @@
 """Live publishing: run events that wait together leave as one message, in their order."""
 
+import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
-from inference.live import MAX_BATCH, batched, events_in
+from asgiref.sync import async_to_sync
+
+from inference.channel_layer import EmbeddedChannelLayer
+from inference.live import MAX_BATCH, MAX_BATCH_CHARS, batched, events_in
 
 
 def event(run: str, seq: int) -> tuple[str, dict[str, Any]]:
@@ -34,3 +40,37 @@ def test_a_long_wait_is_cut_into_messages_of_at_most_max_batch() -> None:
 def test_a_single_event_message_is_read_as_one_event() -> None:
     _, message = event("a", 7)
     assert events_in(message) == [message]
+
+
+def test_a_wait_of_large_events_is_cut_by_size() -> None:
+    # A run's created/queued events carry its instructions; a batch must stay a modest frame.
+    big = "x" * (MAX_BATCH_CHARS // 2)
+    items = [
+        ("run.a", {"type": "run.event", "seq": n, "event": "e", "data": big}) for n in (1, 2, 3)
+    ]
+
+    out = batched(items)
+
+    assert [[e["seq"] for e in events_in(m)] for _, m in out] == [[1, 2], [3]]
+
+
+def test_the_embedded_layer_takes_frames_past_asyncios_64_kib_line(tmp_path: Path) -> None:
+    layer = EmbeddedChannelLayer(socket_path=str(tmp_path / "events.sock"))
+    long_instructions = json.dumps({"instructions": "\u4e2d" * 30_000})  # ~190 KB escaped
+    frames = [
+        {"type": "run.event", "seq": 1, "event": "thread.run.created", "data": long_instructions},
+        {"type": "run.event", "seq": 2, "event": "thread.run.queued", "data": "{}"},
+    ]
+
+    async def scenario() -> list[int]:
+        channel = await layer.new_channel()
+        await layer.group_add("run.r1", channel)
+        _, writer = await asyncio.open_unix_connection(layer.socket_path)
+        for message in frames:
+            writer.write((json.dumps({"group": "run.r1", "message": message}) + "\n").encode())
+        await writer.drain()
+        got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in frames]
+        writer.close()
+        return [message["seq"] for message in got]
+
+    assert async_to_sync(scenario)() == [1, 2]
