@@ -362,6 +362,7 @@ class Turn:
             context_window=settings.OLLAMA_NUM_CTX or self.info.context_length,
             system_extra=extra,
             tools_as_text=not native,
+            images="vision" in self.info.capabilities and self.provider.name == "ollama",
         )
         request = ChatRequest(
             model=self.model,

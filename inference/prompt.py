@@ -5,13 +5,21 @@ Token counts are estimated (about four characters a token, plus a little per mes
 engine has no tokenizer for every model; Ollama reports the real count in ``usage`` afterwards.
 """
 
+import base64
+import binascii
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from entities.models import Message, Run, RunStep, Thread
+from entities.models import File, Message, Run, RunStep, Thread
+
+log = logging.getLogger(__name__)
 
 PER_MESSAGE_TOKENS = 4
+# What an image costs a vision model, for truncation: models differ (LLaVA 576 tokens, Llama
+# 3.2 Vision about 1600, Gemma 3 256); this is an estimate in between.
+IMAGE_TOKENS = 768
 # Room kept free for the answer when the run sets no max_completion_tokens.
 DEFAULT_ANSWER_RESERVE = 1024
 
@@ -22,7 +30,8 @@ def estimate_tokens(text: str) -> int:
 
 def _cost(message: dict[str, Any]) -> int:
     extra = json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""
-    return estimate_tokens(message["content"] + extra)
+    images = IMAGE_TOKENS * len(message.get("images") or ())
+    return estimate_tokens(message["content"] + extra) + images
 
 
 class PromptTooLong(Exception):
@@ -36,23 +45,72 @@ class Prompt:
     estimated_tokens: int
 
 
-def _history(run: Run) -> list[dict[str, Any]]:
-    """The thread as it was when the run was created."""
+def _data_url_image(url: str) -> str | None:
+    """The base64 payload of a ``data:image/...;base64,`` URL, or None for any other URL."""
+    head, _, payload = url.partition(",")
+    if not (head.startswith("data:image/") and head.endswith(";base64")):
+        return None
+    try:
+        base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return payload
+
+
+def _images(messages: list[Message]) -> dict[str, list[str]]:
+    """Each message's images as base64, for a vision model: ``image_file`` parts read from the
+    file store, ``data:`` URLs as they are. http(s) URLs are not fetched: a worker that
+    fetches what users name is a way into the network it sits in."""
+    file_ids = {
+        part["image_file"]["file_id"]
+        for message in messages
+        for part in message.content
+        if part.get("type") == "image_file"
+    }
+    files = {f.id: f for f in File.objects.filter(id__in=file_ids)} if file_ids else {}
+    found: dict[str, list[str]] = {}
+    for message in messages:
+        images = []
+        for part in message.content:
+            if part.get("type") == "image_file":
+                file = files.get(part["image_file"]["file_id"])
+                if file is None:
+                    log.info("Message %s: its image file is gone", message.id)
+                    continue
+                with file.content.open("rb") as handle:
+                    images.append(base64.b64encode(handle.read()).decode())
+            elif part.get("type") == "image_url":
+                payload = _data_url_image(part["image_url"]["url"])
+                if payload is not None:
+                    images.append(payload)
+        if images:
+            found[message.id] = images
+    return found
+
+
+def _history(run: Run, *, images: bool) -> list[dict[str, Any]]:
+    """The thread as it was when the run was created; with ``images``, user messages carry
+    their images (a vision model)."""
     people = Thread.participants.through.objects.filter(thread_id=run.thread_id)
     many_people = people.count() > 1
     history = []
-    messages = (
+    messages = list(
         Message.objects.filter(thread_id=run.thread_id, created_at__lte=run.created_at)
         .exclude(run=run)
         .select_related("sender")
         .order_by("id")
     )
+    users = [m for m in messages if m.role == Message.Role.USER]
+    pictures = _images(users) if images else {}
     for message in messages:
         text = message.text
         if message.role == Message.Role.USER and many_people and message.sender is not None:
             # Several people share the thread: the model needs to know who says what.
             text = f"{message.sender.name}: {text}"
-        history.append({"role": message.role, "content": text})
+        entry: dict[str, Any] = {"role": message.role, "content": text}
+        if message.id in pictures:
+            entry["images"] = pictures[message.id]
+        history.append(entry)
     return history
 
 
@@ -133,12 +191,13 @@ def build_prompt(
     context_window: int | None,
     system_extra: str = "",
     tools_as_text: bool = False,
+    images: bool = False,
 ) -> Prompt:
     system_text = "\n\n".join(
         part for part in (run.instructions, run.additional_instructions, system_extra) if part
     )
     system = [{"role": "system", "content": system_text}] if system_text else []
-    history = _history(run)
+    history = _history(run, images=images)
     current = _this_run(run, tools_as_text=tools_as_text)
 
     strategy = run.truncation_strategy or {}

@@ -1,10 +1,12 @@
 """What the model is shown: instructions, history in order, and truncation."""
 
+import base64
 from typing import Any
 
 import pytest
 
 from entities.models import Thread, User
+from entities.validation import normalize_message_content
 from inference.engine import execute_run
 from inference.prompt import PromptTooLong, build_prompt, estimate_tokens
 from inference.testing.ollama_double import OllamaDouble
@@ -77,3 +79,47 @@ def test_auto_truncation_uses_the_context_length_ollama_reports(
     assert sent[-1]["content"] == "the newest question"
     assert 1 < len(sent) < 41
     assert sum(estimate_tokens(m["content"]) for m in sent) <= 2048
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+def test_a_vision_model_sees_the_images_of_user_messages(
+    ollama: OllamaDouble, make_run: Any, thread: Thread, alice: User, assistant: Any
+) -> None:
+    from django.core.files.base import ContentFile
+
+    from entities.services.files import file_create
+    from entities.services.threads import message_create
+
+    ollama.add_model("llava:latest", capabilities=("completion", "vision"))
+    picture = file_create(
+        owner=alice, filename="dot.png", content=ContentFile(PNG), purpose="vision"
+    )
+    inline = base64.b64encode(b"inline image bytes").decode()
+    content = normalize_message_content(
+        [
+            {"type": "text", "text": "What is in these?"},
+            {"type": "image_file", "image_file": {"file_id": picture.id}},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{inline}"}},
+            # Not fetched: the worker would reach into the network for whoever names a URL.
+            {"type": "image_url", "image_url": {"url": "http://intranet.example/secret.png"}},
+        ]
+    )
+    message_create(thread=thread, author=alice, content=content)
+
+    assistant.model = "llava"
+    assistant.save()
+    execute_run(make_run(None).id)
+    sent = ollama.last_request("/api/chat")["messages"]
+    assert sent[-1]["content"] == "What is in these?"
+    assert sent[-1]["images"] == [base64.b64encode(PNG).decode(), inline]
+
+    assistant.model = "llama3.1"  # no vision: the text alone, as before
+    assistant.save()
+    execute_run(make_run(None).id)
+    sent = ollama.last_request("/api/chat")["messages"]
+    assert sent[1]["content"] == "What is in these?" and "images" not in sent[1]
