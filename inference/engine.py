@@ -40,6 +40,7 @@ from .providers import (
     ToolCall,
     resolve,
 )
+from .providers.ollama import OllamaProvider
 from .watch import RunWatch
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,18 @@ RETRY_PAUSE_SECONDS = 1.0
 SEND_WAIT_SECONDS = 0.05
 
 
-def _claim(run: Run, *, seen: int | None) -> tuple[int, bool] | None:
+@dataclass
+class Claim:
+    seq: int  # the number of the run's last event, its in_progress
+    unchanged: bool  # its events still ended where they did when it was read
+    host: str | None  # the Ollama host stored on it
+
+
+def _claim(run: Run, *, seen: int | None) -> Claim | None:
     """Move the run from queued to in_progress, with the host chosen for it (``run`` is
-    refreshed from its locked row). None when it is not queued (taken, ended, expired); else
-    the number of its last event, and whether its events still ended at ``seen`` before (no
-    other delivery took it through a round since it was read)."""
+    refreshed from its locked row). None when it is not queued (taken, ended, expired). It
+    is ``unchanged`` when its events still end at ``seen``: no other delivery took it
+    through a round since it was read."""
     host = run.ollama_host
     now = timezone.now()
     with transaction.atomic():
@@ -79,7 +87,8 @@ def _claim(run: Run, *, seen: int | None) -> tuple[int, bool] | None:
         run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts", "ollama_host"])
         before = ev.last_seq(run.id)
         # In the claim's commit, not one of its own.
-        return ev.record_events(run, [ev.run_event(run)], after=before), before == (seen or 0)
+        seq = ev.record_events(run, [ev.run_event(run)], after=before)
+        return Claim(seq, before == (seen or 0), run.ollama_host)
 
 
 def _text_content(text: str) -> list[dict[str, Any]]:
@@ -182,6 +191,7 @@ class Turn:
         self.seen = seen  # the run's last event number when it was read
         # The round started ahead, or why it could not be: raised by ``execute``.
         self.pending: Round | Exception | None = None
+        self.stored_host: str | None = None  # the host the run's row names
         self.message: Message | None = None
         self.step: RunStep | None = None
         self.text: list[str] = []
@@ -278,6 +288,15 @@ class Turn:
 
     # --- rounds --------------------------------------------------------------------------
 
+    def _store_host(self) -> None:
+        """Name on the run the Ollama host its answer comes from, if a failover (which may
+        have raced the claim) moved it away from the one stored."""
+        if not isinstance(self.provider, OllamaProvider):
+            return
+        if self.provider.host != self.stored_host:
+            self.stored_host = self.run.ollama_host = self.provider.host
+            Run.objects.filter(pk=self.run.pk).update(ollama_host=self.provider.host)
+
     def _call(self, request: ChatRequest) -> _Pump:
         stream = self.provider.chat(request)
         self.watch.attach(stream)
@@ -288,7 +307,9 @@ class Turn:
         holdback, pump = round_.holdback, round_.pump
         for attempt in (1, 2):
             try:
-                for chunk in pump:
+                for index, chunk in enumerate(pump):
+                    if index == 0:
+                        self._store_host()
                     if chunk.thinking:  # kept with the round's message, if it says anything
                         self.thinking.append(chunk.thinking)
                     if chunk.content:
@@ -362,7 +383,7 @@ class Turn:
             context_window=settings.OLLAMA_NUM_CTX or self.info.context_length,
             system_extra=extra,
             tools_as_text=not native,
-            images="vision" in self.info.capabilities and self.provider.name == "ollama",
+            images="vision" in self.info.capabilities and isinstance(self.provider, OllamaProvider),
         )
         request = ChatRequest(
             model=self.model,
@@ -584,15 +605,13 @@ def claim_and_execute(turn: Turn) -> None:
     if claimed is None:
         turn.abandon()
         return
-    seq, unchanged = claimed
-    if turn.pending is None or not unchanged:
+    turn.stored_host = claimed.host
+    if turn.pending is None or not claimed.unchanged:
         # Not prepared (its expiry was moved), or prepared from the run as it was before
         # another delivery took it through a round: again, from the run as it is now.
         turn.abandon()
         turn.prepare()
-        if run.ollama_host:
-            Run.objects.filter(pk=run.pk).update(ollama_host=run.ollama_host)
-    turn.record_with(ev.EventRecorder(run.id, seq=seq))
+    turn.record_with(ev.EventRecorder(run.id, seq=claimed.seq))
     watch.start()
     try:
         turn.execute()

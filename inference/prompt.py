@@ -45,71 +45,90 @@ class Prompt:
     estimated_tokens: int
 
 
-def _data_url_image(url: str) -> str | None:
-    """The base64 payload of a ``data:image/...;base64,`` URL, or None for any other URL."""
+# Images a vision model is sent: at most this large (OpenAI's limit), in these formats.
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+
+
+def _is_image(data: bytes) -> bool:
+    """PNG, JPEG, GIF or WebP, by their first bytes (what vision models decode)."""
+    webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return webp or data.startswith(_IMAGE_MAGIC)
+
+
+def _image_sources(message: Message) -> list[tuple[str, str]]:
+    """Where a user message's images are: ("file", id) or ("data", the data URL). http(s)
+    URLs are not among them: a worker that fetched what users name would be a way into the
+    network it sits in."""
+    sources = []
+    for part in message.content:
+        if part.get("type") == "image_file":
+            sources.append(("file", part["image_file"]["file_id"]))
+        elif part.get("type") == "image_url" and part["image_url"]["url"].startswith("data:"):
+            sources.append(("data", part["image_url"]["url"]))
+    return sources
+
+
+def _data_url_bytes(url: str) -> bytes | None:
     head, _, payload = url.partition(",")
-    if not (head.startswith("data:image/") and head.endswith(";base64")):
+    if not (head.lower().startswith("data:image/") and head.lower().endswith(";base64")):
         return None
     try:
-        base64.b64decode(payload, validate=True)
+        return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return payload
 
 
-def _images(messages: list[Message]) -> dict[str, list[str]]:
-    """Each message's images as base64, for a vision model: ``image_file`` parts read from the
-    file store, ``data:`` URLs as they are. http(s) URLs are not fetched: a worker that
-    fetches what users name is a way into the network it sits in."""
-    file_ids = {
-        part["image_file"]["file_id"]
-        for message in messages
-        for part in message.content
-        if part.get("type") == "image_file"
-    }
-    files = {f.id: f for f in File.objects.filter(id__in=file_ids)} if file_ids else {}
-    found: dict[str, list[str]] = {}
+def _load_images(messages: list[dict[str, Any]]) -> None:
+    """Replace each message's image sources with the images' bytes (bytes, not base64 text:
+    the ollama client takes a string that names an existing path for a file to read). An
+    image that is missing, too large or not an image is left out, with a log line."""
+    wanted = {ref for m in messages for kind, ref in m.get("images", ()) if kind == "file"}
+    files = {f.id: f for f in File.objects.filter(id__in=wanted)} if wanted else {}
     for message in messages:
         images = []
-        for part in message.content:
-            if part.get("type") == "image_file":
-                file = files.get(part["image_file"]["file_id"])
-                if file is None:
-                    log.info("Message %s: its image file is gone", message.id)
-                    continue
-                with file.content.open("rb") as handle:
-                    images.append(base64.b64encode(handle.read()).decode())
-            elif part.get("type") == "image_url":
-                payload = _data_url_image(part["image_url"]["url"])
-                if payload is not None:
-                    images.append(payload)
+        for kind, ref in message.pop("images", ()):
+            data: bytes | None = None
+            if kind == "data":
+                data = _data_url_bytes(ref)
+            elif (file := files.get(ref)) is None:
+                log.info("Image file %s is gone: left out of the prompt", ref)
+            elif file.bytes > MAX_IMAGE_BYTES:
+                log.info("Image file %s is over %d bytes: left out", ref, MAX_IMAGE_BYTES)
+            else:
+                try:
+                    with file.content.open("rb") as handle:
+                        data = handle.read(MAX_IMAGE_BYTES + 1)
+                except OSError as exc:
+                    log.warning("Image file %s could not be read: %s", ref, exc)
+            if data is not None and len(data) <= MAX_IMAGE_BYTES and _is_image(data):
+                images.append(data)
+            elif data is not None:
+                log.info("An image of %s is not a PNG, JPEG, GIF or WebP: left out", ref[:40])
         if images:
-            found[message.id] = images
-    return found
+            message["images"] = images
 
 
 def _history(run: Run, *, images: bool) -> list[dict[str, Any]]:
     """The thread as it was when the run was created; with ``images``, user messages carry
-    their images (a vision model)."""
+    where their images are (read once truncation has kept them)."""
     people = Thread.participants.through.objects.filter(thread_id=run.thread_id)
     many_people = people.count() > 1
     history = []
-    messages = list(
+    messages = (
         Message.objects.filter(thread_id=run.thread_id, created_at__lte=run.created_at)
         .exclude(run=run)
         .select_related("sender")
         .order_by("id")
     )
-    users = [m for m in messages if m.role == Message.Role.USER]
-    pictures = _images(users) if images else {}
     for message in messages:
         text = message.text
         if message.role == Message.Role.USER and many_people and message.sender is not None:
             # Several people share the thread: the model needs to know who says what.
             text = f"{message.sender.name}: {text}"
         entry: dict[str, Any] = {"role": message.role, "content": text}
-        if message.id in pictures:
-            entry["images"] = pictures[message.id]
+        if images and message.role == Message.Role.USER and (found := _image_sources(message)):
+            entry["images"] = found
         history.append(entry)
     return history
 
@@ -229,6 +248,8 @@ def build_prompt(
         kept = fitting[::-1]
     else:
         used += sum(_cost(m) for m in kept)
+    if images:
+        _load_images(kept)
     return Prompt(
         messages=system + kept + current,
         dropped=len(history) - len(kept),

@@ -1,6 +1,7 @@
 """What the model is shown: instructions, history in order, and truncation."""
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,21 +100,33 @@ def test_a_vision_model_sees_the_images_of_user_messages(
     picture = file_create(
         owner=alice, filename="dot.png", content=ContentFile(PNG), purpose="vision"
     )
-    inline = base64.b64encode(b"inline image bytes").decode()
+    notes = file_create(
+        owner=alice, filename="notes.txt", content=ContentFile(b"not an image"), purpose="vision"
+    )
+    inline = base64.b64encode(PNG).decode()
+    # A "payload" that is valid base64 and also the path of a file on the worker: the ollama
+    # client reads a string naming an existing path, so the worker must never pass one on.
+    secret = Path("/tmp/entitiesvisionprobe")  # 24 characters, all in base64's alphabet
+    secret.write_bytes(PNG)
     content = normalize_message_content(
         [
             {"type": "text", "text": "What is in these?"},
             {"type": "image_file", "image_file": {"file_id": picture.id}},
             {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{inline}"}},
+            {"type": "image_file", "image_file": {"file_id": notes.id}},  # not an image
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{secret}"}},
             # Not fetched: the worker would reach into the network for whoever names a URL.
             {"type": "image_url", "image_url": {"url": "http://intranet.example/secret.png"}},
         ]
     )
     message_create(thread=thread, author=alice, content=content)
 
-    assistant.model = "llava"
-    assistant.save()
-    execute_run(make_run(None).id)
+    try:
+        assistant.model = "llava"
+        assistant.save()
+        execute_run(make_run(None).id)
+    finally:
+        secret.unlink()
     sent = ollama.last_request("/api/chat")["messages"]
     assert sent[-1]["content"] == "What is in these?"
     assert sent[-1]["images"] == [base64.b64encode(PNG).decode(), inline]
@@ -123,3 +136,36 @@ def test_a_vision_model_sees_the_images_of_user_messages(
     execute_run(make_run(None).id)
     sent = ollama.last_request("/api/chat")["messages"]
     assert sent[1]["content"] == "What is in these?" and "images" not in sent[1]
+
+
+def test_an_image_whose_file_is_gone_is_left_out_and_the_run_goes_on(
+    ollama: OllamaDouble, make_run: Any, thread: Thread, alice: User, assistant: Any
+) -> None:
+    from django.core.files.base import ContentFile
+
+    from entities.services.files import file_create
+    from entities.services.threads import message_create
+
+    ollama.add_model("llava:latest", capabilities=("completion", "vision"))
+    picture = file_create(
+        owner=alice, filename="old.png", content=ContentFile(PNG), purpose="vision"
+    )
+    old = normalize_message_content(
+        [
+            {"type": "text", "text": "an old picture"},
+            {"type": "image_file", "image_file": {"file_id": picture.id}},
+        ]
+    )
+    message_create(thread=thread, author=alice, content=old)
+    picture.content.delete(save=False)  # its bytes are gone from the store, its row is not
+    assistant.model = "llava"
+    assistant.save()
+    run = make_run("and now?")
+
+    execute_run(run.id)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    sent = ollama.last_request("/api/chat")["messages"]
+    assert contents(sent) == ["You are terse.", "an old picture", "and now?"]
+    assert not any("images" in m for m in sent)
