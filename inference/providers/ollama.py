@@ -44,22 +44,48 @@ MarkDown = Callable[[str, str], None]
 
 
 def new_client(
-    host: str, timeout: float | None = None, *, sent: threading.Event | None = None
+    host: str, timeout: float | None = None, *, on_sent: Callable[[], None] | None = None
 ) -> ollama.Client:
-    """An ollama client for one stream or call (closing it ends that stream at once).
+    """An ollama client (closing it ends its streams at once).
 
     ``timeout`` (``OLLAMA_TIMEOUT_SECONDS``) bounds each wait for a byte; a connection must
     be taken within ``OLLAMA_PROBE_TIMEOUT_SECONDS``, so a host that is gone is found out
-    (and another one tried) at once, not after a cold model load's allowance. ``sent`` is
-    set once a request is written.
+    (and another one tried) at once, not after a cold model load's allowance. ``on_sent`` is
+    called once a request is written.
     """
     read = timeout if timeout is not None else settings.OLLAMA_TIMEOUT_SECONDS
     return ollama.Client(
         host=host,
         timeout=httpx.Timeout(read, connect=min(read, settings.OLLAMA_PROBE_TIMEOUT_SECONDS)),
         verify=shared_ssl_context(),
-        event_hooks=when_sent(sent.set) if sent is not None else None,
+        event_hooks=when_sent(on_sent) if on_sent is not None else None,
     )
+
+
+# Streaming clients kept between streams, per thread that makes streams (a worker's engine):
+# a new client and connection were ~1.5 ms of every answer's time to first token. A closed
+# stream closes its client (the way to end a read blocked in a socket) and drops it here.
+_kept = threading.local()
+# The stream whose request the current (reading) thread is writing, for ``when_sent``.
+_writing = threading.local()
+
+
+def _request_written() -> None:
+    sent: threading.Event | None = getattr(_writing, "sent", None)
+    if sent is not None:
+        sent.set()
+
+
+def _streaming_clients() -> dict[str, ollama.Client]:
+    clients: dict[str, ollama.Client] = _kept.__dict__.setdefault("clients", {})
+    return clients
+
+
+def _streaming_client(clients: dict[str, ollama.Client], host: str) -> ollama.Client:
+    client = clients.get(host)
+    if client is None:
+        client = clients[host] = new_client(host, on_sent=_request_written)
+    return client
 
 
 def num_ctx(model_context_length: int | None) -> int | None:
@@ -125,7 +151,9 @@ class OllamaStream:
         self.host = provider.host
         self.request = request
         self.sent = threading.Event()
-        self._client = new_client(self.host, sent=self.sent)
+        # The making thread's kept clients: the stream is read, and may be closed, elsewhere.
+        self._clients = _streaming_clients()
+        self._client = _streaming_client(self._clients, self.host)
         self._closed = False
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -138,15 +166,21 @@ class OllamaStream:
                     raise
                 self._connect(self.provider.host)
 
+    def _drop(self, client: ollama.Client) -> None:
+        if self._clients.get(self.host) is client:
+            del self._clients[self.host]
+        client.close()
+
     def _connect(self, host: str) -> None:
-        old, self.host = self._client, host
-        self._client = new_client(host, sent=self.sent)
-        old.close()
+        self._drop(self._client)
+        self.host = host
+        self._client = _streaming_client(self._clients, host)
         if self._closed:  # closed while we switched: close the new client too
-            self._client.close()
+            self._drop(self._client)
 
     def _read(self) -> Iterator[Chunk]:
         request = self.request
+        _writing.sent = self.sent
         try:
             stream = self._client.chat(
                 model=request.model,
@@ -197,7 +231,7 @@ class OllamaStream:
 
     def close(self) -> None:
         self._closed = True
-        self._client.close()
+        self._drop(self._client)
 
 
 class OllamaProvider:

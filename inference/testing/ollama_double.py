@@ -338,6 +338,8 @@ class RecordedRequest(NamedTuple):
     path: str
     body: JSON
     headers: Mapping[str, str] = _NO_HEADERS
+    # The client's TCP port: requests on one kept-alive connection share it.
+    client_port: int = 0
 
 
 def echo_responder(body: JSON) -> Reply:
@@ -771,9 +773,11 @@ class OllamaDouble:
 
     # ------------------------------------------------------------------ internals
 
-    def _record(self, path: str, body: JSON, headers: Mapping[str, str] = _NO_HEADERS) -> None:
+    def _record(
+        self, path: str, body: JSON, headers: Mapping[str, str] = _NO_HEADERS, port: int = 0
+    ) -> None:
         with self._changed:
-            self._requests.append(RecordedRequest(path, body, headers))
+            self._requests.append(RecordedRequest(path, body, headers, port))
             self._changed.notify_all()
 
     def _purge_expired(self) -> None:
@@ -1014,21 +1018,21 @@ class _Handler(BaseHTTPRequestHandler):
         body: JSON = {}
         if self.command in ("POST", "DELETE"):
             if not raw.strip():
-                self.double._record(path, {}, headers)
+                self.double._record(path, {}, headers, self.client_address[1])
                 self._send_error(HTTPStatus.BAD_REQUEST, MISSING_BODY_ERROR)
                 return
             try:
                 parsed = json.loads(raw)
             except ValueError as exc:
-                self.double._record(path, {}, headers)
+                self.double._record(path, {}, headers, self.client_address[1])
                 self._send_error(HTTPStatus.BAD_REQUEST, f"invalid JSON body: {exc}")
                 return
             if not isinstance(parsed, dict):
-                self.double._record(path, {}, headers)
+                self.double._record(path, {}, headers, self.client_address[1])
                 self._send_error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
                 return
             body = parsed
-        self.double._record(path, body, headers)
+        self.double._record(path, body, headers, self.client_address[1])
         key = self.double.api_key
         if self._openai and key and headers.get("authorization") != f"Bearer {key}":
             sent = headers.get("authorization", "").removeprefix("Bearer ").strip()
