@@ -5,8 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 
-from entities.models import Thread, User
+from entities.models import File, Thread, User
+from entities.services.files import file_create
+from entities.services.threads import message_create
 from entities.validation import normalize_message_content
 from inference.engine import execute_run
 from inference.prompt import PromptTooLong, build_prompt, estimate_tokens
@@ -88,21 +91,23 @@ PNG = bytes.fromhex(
 )
 
 
-def test_a_vision_model_sees_the_images_of_user_messages(
-    ollama: OllamaDouble, make_run: Any, thread: Thread, alice: User, assistant: Any
-) -> None:
-    from django.core.files.base import ContentFile
-
-    from entities.services.files import file_create
-    from entities.services.threads import message_create
-
+@pytest.fixture
+def vision(ollama: OllamaDouble, assistant: Any) -> Any:
+    """The assistant on a model Ollama reports with the vision capability."""
     ollama.add_model("llava:latest", capabilities=("completion", "vision"))
-    picture = file_create(
-        owner=alice, filename="dot.png", content=ContentFile(PNG), purpose="vision"
-    )
-    notes = file_create(
-        owner=alice, filename="notes.txt", content=ContentFile(b"not an image"), purpose="vision"
-    )
+    assistant.model = "llava"
+    assistant.save()
+    return assistant
+
+
+def upload(owner: User, name: str, data: bytes) -> File:
+    return file_create(owner=owner, filename=name, content=ContentFile(data), purpose="vision")
+
+
+def test_a_vision_model_sees_the_images_of_user_messages(
+    ollama: OllamaDouble, vision: Any, make_run: Any, thread: Thread, alice: User
+) -> None:
+    picture, notes = upload(alice, "dot.png", PNG), upload(alice, "notes.txt", b"not an image")
     inline = base64.b64encode(PNG).decode()
     # A "payload" that is valid base64 and also the path of a file on the worker: the ollama
     # client reads a string naming an existing path, so the worker must never pass one on.
@@ -122,8 +127,6 @@ def test_a_vision_model_sees_the_images_of_user_messages(
     message_create(thread=thread, author=alice, content=content)
 
     try:
-        assistant.model = "llava"
-        assistant.save()
         execute_run(make_run(None).id)
     finally:
         secret.unlink()
@@ -131,25 +134,17 @@ def test_a_vision_model_sees_the_images_of_user_messages(
     assert sent[-1]["content"] == "What is in these?"
     assert sent[-1]["images"] == [base64.b64encode(PNG).decode(), inline]
 
-    assistant.model = "llama3.1"  # no vision: the text alone, as before
-    assistant.save()
+    vision.model = "llama3.1"  # no vision: the text alone, as before
+    vision.save()
     execute_run(make_run(None).id)
     sent = ollama.last_request("/api/chat")["messages"]
     assert sent[1]["content"] == "What is in these?" and "images" not in sent[1]
 
 
 def test_an_image_whose_file_is_gone_is_left_out_and_the_run_goes_on(
-    ollama: OllamaDouble, make_run: Any, thread: Thread, alice: User, assistant: Any
+    ollama: OllamaDouble, vision: Any, make_run: Any, thread: Thread, alice: User
 ) -> None:
-    from django.core.files.base import ContentFile
-
-    from entities.services.files import file_create
-    from entities.services.threads import message_create
-
-    ollama.add_model("llava:latest", capabilities=("completion", "vision"))
-    picture = file_create(
-        owner=alice, filename="old.png", content=ContentFile(PNG), purpose="vision"
-    )
+    picture = upload(alice, "old.png", PNG)
     old = normalize_message_content(
         [
             {"type": "text", "text": "an old picture"},
@@ -158,8 +153,6 @@ def test_an_image_whose_file_is_gone_is_left_out_and_the_run_goes_on(
     )
     message_create(thread=thread, author=alice, content=old)
     picture.content.delete(save=False)  # its bytes are gone from the store, its row is not
-    assistant.model = "llava"
-    assistant.save()
     run = make_run("and now?")
 
     execute_run(run.id)
