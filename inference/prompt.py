@@ -71,7 +71,8 @@ def _image_sources(message: Message) -> list[tuple[str, str]]:
 
 def _data_url_bytes(url: str) -> bytes | None:
     head, _, payload = url.partition(",")
-    if not (head.lower().startswith("data:image/") and head.lower().endswith(";base64")):
+    head = head.lower()
+    if not (head.startswith("data:image/") and head.endswith(";base64")):
         return None
     try:
         return base64.b64decode(payload, validate=True)

@@ -167,8 +167,9 @@ class OllamaStream:
                 self._connect(self.provider.host)
 
     def _drop(self, client: ollama.Client) -> None:
+        # A cancel (the watch's thread) and a failover (the reader's) may drop it at once.
         if self._clients.get(self.host) is client:
-            del self._clients[self.host]
+            self._clients.pop(self.host, None)
         client.close()
 
     def _connect(self, host: str) -> None:
