@@ -33,7 +33,12 @@ class Event:
         return f"id: {self.seq}\nevent: {self.event}\ndata: {self.data}\n\n".encode()
 
 
-KEEPALIVE = b": keep-alive\n\n"
+# A comment line on its own, never followed by a blank line: a blank line ends an event, and a
+# client that keeps the last event id (the openai SDK's decoder does) would take
+# ``: keep-alive\n\n`` for an event with empty data and fail to parse it. Comment lines are
+# skipped wherever they fall, so the keep-alive keeps bytes flowing (proxies, read timeouts)
+# without ever making an event.
+KEEPALIVE = b": keep-alive\n"
 DONE = b"event: done\ndata: [DONE]\n\n"
 
 

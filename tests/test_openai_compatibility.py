@@ -21,7 +21,7 @@ from openai.types.beta.threads.runs import RunStep, ToolCall, ToolCallDelta
 
 from inference.testing.ollama_double import OllamaDouble, Reply
 from tests.inference import conftest as live
-from tests.stack import Stack
+from tests.stack import Stack, sse_events
 from tests.tool_definitions import WEATHER as WEATHER_TOOL
 
 # The SDK types tools as TypedDicts; the shared definition is a plain dict.
@@ -406,6 +406,32 @@ def test_create_and_run_stream(
         run = stream.get_final_run()
     assert text == "A new thread, answered."
     assert client.beta.threads.retrieve(run.thread_id).metadata == {"via": "stream"}
+
+
+def test_a_streamed_create_thread_and_run_announces_the_thread_first(
+    client: openai.OpenAI, http: httpx.Client, double: OllamaDouble, assistant_id: str
+) -> None:
+    """As OpenAI's: ``thread.created`` with the new thread, then the run's events; a client
+    that resumes the stream sees the same numbers."""
+    double.enqueue("Announced.")
+    events = list(
+        client.beta.threads.create_and_run(
+            assistant_id=assistant_id,
+            thread={"messages": [{"role": "user", "content": "hi"}], "metadata": {"via": "sse"}},
+            stream=True,
+        )
+    )
+    first, second = events[0], events[1]
+    assert first.event == "thread.created" and second.event == "thread.run.created"
+    assert first.data.object == "thread" and first.data.metadata == {"via": "sse"}
+    assert first.data.id == second.data.thread_id
+    assert events[-1].event == "thread.run.completed"
+    assert client.beta.threads.retrieve(first.data.id).created_at == first.data.created_at
+
+    replay = f"/threads/{first.data.id}/runs/{second.data.id}/events"
+    with http.stream("GET", replay) as response:
+        names = [name for _, name, _ in sse_events(response.iter_lines())]
+    assert names == [e.event for e in events] + ["done"]
 
 
 def test_create_and_run_poll_then_submit_tool_outputs_and_poll(

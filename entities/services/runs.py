@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from entities.api.wire import ThreadSerializer
 from entities.errors import Conflict, InvalidRequest
 from entities.models import Assistant, Run, RunStep, Thread, User
 from inference.events import record_events, run_event, step_event
@@ -52,9 +53,14 @@ def run_create(
     assistant: Assistant,
     created_by: User,
     additional_messages: list[dict[str, Any]] | None = None,
+    new_thread: bool = False,
     **overrides: Any,
 ) -> Run:
-    """A queued run with the assistant's settings, overridden by those given for this run."""
+    """A queued run with the assistant's settings, overridden by those given for this run.
+
+    ``new_thread``: the thread was made with the run (create thread and run); the run's events
+    then start with ``thread.created``, as OpenAI's stream does.
+    """
     if (active := _active_run(thread)) is not None:
         raise _conflict(active, thread)
     for index, message in enumerate(additional_messages or []):
@@ -98,7 +104,10 @@ def run_create(
         # Another request started a run on this thread between our check and our insert.
         raise _conflict(_active_run(thread), thread) from None
     created = run_event(run)
-    record_events(run, [("thread.run.created", created[1]), created], after=0)  # a new run
+    events = [("thread.run.created", created[1]), created]
+    if new_thread:
+        events.insert(0, ("thread.created", dict(ThreadSerializer(thread).data)))
+    record_events(run, events, after=0)  # a new run
     transaction.on_commit(lambda: enqueue_run(run.id))
     # Participants with the thread open (entities.chat.consumers) follow the new run live.
     notice = {"type": "thread.run", "run_id": run.id, "origin": None}

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -307,6 +308,42 @@ def test_dropped_connection_raises_in_client_iterator(
     assert received == ["a ", "b ", "c "]
     # The double keeps serving after a dropped stream.
     assert client.chat(model="llama3.1", messages=USER).done is True
+
+
+def test_a_paused_reply_goes_silent_mid_answer_until_resumed(
+    double: OllamaDouble, client: ollama.Client
+) -> None:
+    resume = threading.Event()
+    double.enqueue(Reply(content="a b c d e", pause_after=2, resume=resume))
+    stream = client.chat(model="llama3.1", messages=USER, stream=True)
+    assert [next(stream).message.content for _ in range(2)] == ["a ", "b "]
+    double.wait_for_paused(1, timeout=10)
+
+    resume.set()
+    rest = list(stream)
+
+    assert [chunk.message.content for chunk in rest[:-1]] == ["c ", "d ", "e"]
+    assert rest[-1].done is True and rest[-1].eval_count == 5
+    assert double.paused_generations == 0
+    # Set before the pause point, the same event lets a reply through without a pause.
+    double.enqueue(Reply(content="x y", pause_after=1, resume=resume))
+    assert client.chat(model="llama3.1", messages=USER).message.content == "x y"
+    with pytest.raises(ValueError, match="go together"):
+        Reply(content="x", pause_after=1)
+
+
+def test_stopping_the_double_ends_a_pause(double: OllamaDouble, client: ollama.Client) -> None:
+    double.enqueue(Reply(content="a b c", pause_after=1, resume=threading.Event()))
+    stream = client.chat(model="llama3.1", messages=USER, stream=True)
+    next(stream)
+    double.wait_for_paused(1, timeout=10)
+
+    double.stop()
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        list(stream)
+    assert double.paused_generations == 0
+    double.start()
 
 
 def test_stop_mid_stream_cuts_the_stream_then_refuses_connections(

@@ -36,9 +36,13 @@ def sse_response(run_id: str, *, after: int, until_action: bool = True) -> Strea
     return response
 
 
-def _create_run(view: ApiView, thread: Thread, data: dict[str, Any]) -> Run:
+def _create_run(
+    view: ApiView, thread: Thread, data: dict[str, Any], *, new_thread: bool = False
+) -> Run:
     assistant = selectors.assistant_get(view.user, data.pop("assistant_id"))
-    return services.run_create(thread=thread, assistant=assistant, created_by=view.user, **data)
+    return services.run_create(
+        thread=thread, assistant=assistant, created_by=view.user, new_thread=new_thread, **data
+    )
 
 
 class RunListView(ApiView):
@@ -69,7 +73,7 @@ class ThreadAndRunView(ApiView):
             thread_data["tool_resources"] = tool_resources
         with transaction.atomic():
             thread = thread_create(creator=self.user, **thread_data)
-            run = _create_run(self, thread, data)
+            run = _create_run(self, thread, data, new_thread=True)
         return _respond(run, stream=stream)
 
 
