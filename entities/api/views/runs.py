@@ -18,6 +18,12 @@ from inference.stream import parse_last_event_id, sse_body
 
 from .base import ApiView
 
+# A run, or with ``stream: true`` its events as server-sent events.
+_RUN_OR_EVENTS = {
+    (200, "application/json"): RunSerializer,
+    (200, "text/event-stream"): OpenApiTypes.STR,
+}
+
 
 def _respond(run: Run, *, stream: bool, after: int = 0) -> HttpResponseBase:
     """The run as JSON, or (``stream: true``) its events as OpenAI's server-sent events."""
@@ -49,7 +55,7 @@ class RunListView(ApiView):
         thread = selectors.thread_get(self.user, thread_id)
         return self.list_response(selectors.thread_runs(thread), RunSerializer)
 
-    @extend_schema(operation_id="createRun", request=RunInput)
+    @extend_schema(operation_id="createRun", responses=_RUN_OR_EVENTS, request=RunInput)
     def post(self, request: Request, thread_id: str) -> HttpResponseBase:
         thread = selectors.thread_get(self.user, thread_id)
         data = self.validated(RunInput, request)
@@ -60,7 +66,7 @@ class RunListView(ApiView):
 class ThreadAndRunView(ApiView):
     serializer_class = RunSerializer
 
-    @extend_schema(operation_id="createThreadAndRun", request=RunInput)
+    @extend_schema(operation_id="createThreadAndRun", responses=_RUN_OR_EVENTS, request=RunInput)
     def post(self, request: Request) -> HttpResponseBase:
         data = self.validated(RunInput, request, with_thread=True)
         stream = bool(data.pop("stream", False))
@@ -102,7 +108,11 @@ class RunCancelView(ApiView):
 class SubmitToolOutputsView(ApiView):
     serializer_class = RunSerializer
 
-    @extend_schema(operation_id="submitToolOuputsToRun", request=SubmitToolOutputsInput)
+    @extend_schema(
+        operation_id="submitToolOuputsToRun",
+        responses=_RUN_OR_EVENTS,
+        request=SubmitToolOutputsInput,
+    )
     def post(self, request: Request, thread_id: str, run_id: str) -> HttpResponseBase:
         run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)
         data = self.validated(SubmitToolOutputsInput, request)

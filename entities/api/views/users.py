@@ -98,7 +98,7 @@ class UserApiKeyDetailView(ApiView):
         key = selectors.api_key_get(selectors.user_get(self.user, user_id), key_id)
         return Response(ApiKeySerializer(key).data)
 
-    @extend_schema(operation_id="revokeApiKey")
+    @extend_schema(operation_id="revokeApiKey", responses={200: ApiKeySerializer})
     def delete(self, request: Request, user_id: str, key_id: str) -> Response:
         """Revoke the key: it stops working at once and stays listed with ``revoked_at``."""
         key = selectors.api_key_get(selectors.user_get(self.user, user_id), key_id)
