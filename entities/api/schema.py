@@ -24,6 +24,20 @@ ERROR_DETAIL = inline_serializer(
 )
 ERROR = inline_serializer("Error", {"error": ERROR_DETAIL})
 
+# One server-sent event of a run's stream, as an SSE client reads it.
+SERVER_SENT_EVENT = inline_serializer(
+    "ServerSentEvent",
+    {
+        "id": serializers.CharField(
+            required=False, help_text="The event's number in its run, for `Last-Event-ID`."
+        ),
+        "event": serializers.CharField(help_text="OpenAI's event name, or `done` at the end."),
+        "data": serializers.CharField(
+            help_text="The event's object as JSON (a run, step, message or delta), or `[DONE]`."
+        ),
+    },
+)
+
 ERROR_RESPONSES = {
     "400": "The request is invalid: its body, a parameter or its JSON.",
     "401": "No API key, or one that is wrong, expired or revoked.",

@@ -1,6 +1,7 @@
 """The OpenAPI document describes what the server really sends: a client generated from it
 (or a validator such as schemathesis) accepts every real response, nulls and errors included."""
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from rest_framework.test import APIClient
 
 from entities.models import Message, Run, RunStep, User
 from entities.services.users import api_key_create
+from tests.stack import sse_events
 
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "503")
 
@@ -33,6 +35,11 @@ def _json_schema(node: Any) -> Any:
     return converted
 
 
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft7Validator:
+    """Validates against ``schema``, its ``$ref`` resolved in the document's components."""
+    return Draft7Validator({**schema, "components": _json_schema(document["components"])})
+
+
 def assert_documented(
     document: dict[str, Any], method: str, path: str, response: Any
 ) -> dict[str, Any]:
@@ -41,9 +48,7 @@ def assert_documented(
     status = str(response.status_code)
     assert status in operation["responses"], (method, path, status, sorted(operation["responses"]))
     schema = operation["responses"][status]["content"]["application/json"]["schema"]
-    validator = Draft7Validator(
-        {**schema, "components": _json_schema(document["components"])},
-    )
+    validator = _validator(document, schema)
     body = response.json()
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
     assert errors == [], (method, path, status)
@@ -190,3 +195,25 @@ def test_a_missing_key_is_the_documented_401(document: dict[str, Any]) -> None:
     response = APIClient().get("/v1/assistants")
     assert response.status_code == 401
     assert_documented(document, "get", "/v1/assistants", response)
+
+
+async def _read(response: Any) -> str:
+    return b"".join([chunk async for chunk in response.streaming_content]).decode()
+
+
+def test_a_runs_server_sent_events_match_the_schema(
+    transactional_db: None, document: dict[str, Any], as_alice: APIClient, ended_run: dict[str, Any]
+) -> None:
+    # Found by schemathesis: the stream was documented as one string, not as events.
+    path = "/v1/threads/{thread_id}/runs/{run_id}/events"
+    response = as_alice.get(path.format(**ended_run | {"run_id": ended_run["id"]}))
+    assert response["Content-Type"].startswith("text/event-stream")
+    text = asyncio.run(_read(response))
+    events = [
+        {"event": name, "data": data, **({"id": str(seq)} if seq is not None else {})}
+        for seq, name, data in sse_events(iter(text.split("\n")))
+    ]
+    assert [e["event"] for e in events][-2:] == ["thread.run.cancelled", "done"]
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["text/event-stream"]
+    validator = _validator(document, schema["schema"])
+    assert [e.message for event in events for e in validator.iter_errors(event)] == []

@@ -2,13 +2,13 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.inputs import RunInput, RunUpdateInput, SubmitToolOutputsInput
+from entities.api.schema import SERVER_SENT_EVENT
 from entities.api.wire import RunSerializer, RunStepSerializer
 from entities.models import Run, Thread
 from entities.services import runs as services
@@ -21,7 +21,7 @@ from .base import ApiView
 # A run, or with ``stream: true`` its events as server-sent events.
 _RUN_OR_EVENTS = {
     (200, "application/json"): RunSerializer,
-    (200, "text/event-stream"): OpenApiTypes.STR,
+    (200, "text/event-stream"): SERVER_SENT_EVENT,
 }
 
 
@@ -132,7 +132,7 @@ class RunEventsView(ApiView):
                 "Last-Event-ID", str, OpenApiParameter.HEADER, description="As `after`."
             ),
         ],
-        responses={(200, "text/event-stream"): OpenApiTypes.STR},
+        responses={(200, "text/event-stream"): SERVER_SENT_EVENT},
     )
     def get(self, request: Request, thread_id: str, run_id: str) -> HttpResponseBase:
         run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)
