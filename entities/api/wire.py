@@ -117,6 +117,18 @@ class ApiKeySerializer(WireSerializer):
         ]
 
 
+class NewApiKeySerializer(ApiKeySerializer):
+    """A key as created: ``key`` is its secret, shown this once (``context["key"]``)."""
+
+    key = serializers.SerializerMethodField()
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+    def get_key(self, key: ApiKey) -> str:
+        return str(self.context["key"])
+
+
 class FunctionDefinitionSerializer(WireSerializer):
     object = Constant("function_definition")
     created_at = UnixTime()
@@ -314,6 +326,14 @@ class FileSerializer(WireSerializer):
 
     def get_status(self, file: File) -> str:
         return "processed"
+
+
+class DeletedSerializer(serializers.Serializer):
+    """What a deletion answers (``deleted``)."""
+
+    id = serializers.CharField()
+    object = serializers.CharField()
+    deleted = serializers.BooleanField()
 
 
 def deleted(object_id: str, kind: str) -> dict[str, Any]:

@@ -217,3 +217,36 @@ def test_a_runs_server_sent_events_match_the_schema(
     schema = document["paths"][path]["get"]["responses"]["200"]["content"]["text/event-stream"]
     validator = _validator(document, schema["schema"])
     assert [e.message for event in events for e in validator.iter_errors(event)] == []
+
+
+def _response_schema(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    schema = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+    ref: str = schema["schema"]["$ref"]
+    return dict(document["components"]["schemas"][ref.rsplit("/", 1)[-1]])
+
+
+def test_a_created_api_key_documents_its_secret(
+    document: dict[str, Any], as_alice: APIClient, alice: User
+) -> None:
+    # A generated client keeps only documented fields: without `key` the secret was lost.
+    path = "/v1/users/{user_id}/api_keys"
+    schema = _response_schema(document, "post", path)
+    assert "key" in schema["required"]
+    response = as_alice.post(path.format(user_id=alice.id), {"name": "ci"})
+    assert assert_documented(document, "post", path, response)["key"].startswith("ek_")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/assistants/{assistant_id}",
+        "/v1/function_definitions/{definition_id}",
+        "/v1/threads/{thread_id}",
+        "/v1/threads/{thread_id}/messages/{message_id}",
+        "/v1/files/{file_id}",
+        "/v1/users/{user_id}",
+    ],
+)
+def test_deletions_document_the_deleted_object(document: dict[str, Any], path: str) -> None:
+    schema = _response_schema(document, "delete", path)
+    assert set(schema["required"]) == {"id", "object", "deleted"}
