@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint typecheck check install clean fake-ollama sandbox browser test-team
+.PHONY: run test lint typecheck check install clean fake-ollama sandbox browser test-team \
+	schemathesis
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,16 +67,21 @@ browser:
 test: install sandbox browser
 	$(PY) -m pytest
 
+# schemathesis over every operation of /v1/openapi.json against a live stack (part of `make
+# test`; this runs it alone). SCHEMATHESIS_MAX_EXAMPLES=N tries more cases per operation.
+schemathesis: install
+	$(PY) -m pytest tests/test_schemathesis.py
+
 # Team mode for real: the suite against PostgreSQL and Redis (started first if installed here
-# but stopped), with tests/team: the scale test and the process tests. The browser tests are
-# left to `make test`: they drive an embedded stack whatever the mode.
+# but stopped), with tests/team: the scale test and the process tests. The browser tests and
+# schemathesis are left to `make test`: they drive an embedded stack whatever the mode.
 TEAM_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEAM_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 test-team: install sandbox
 	tests/team/services.sh
 	DATABASE_URL=$(TEAM_DATABASE_URL) REDIS_URL=$(TEAM_REDIS_URL) \
-		$(PY) -m pytest --ignore=tests/browser
+		$(PY) -m pytest --ignore=tests/browser --ignore=tests/test_schemathesis.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -191,7 +191,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "entities.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "entities.api.schema.EntitiesAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -205,6 +205,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/v1",
+    # Clients send JSON (uploads are multipart, declared by their view); the form parsers are
+    # there for the browsable API, not a format to generate clients for.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
 }
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -7,6 +7,8 @@ Field names and shapes are the OpenAI Assistants API v2 ones; extensions (``send
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -52,17 +54,48 @@ def _json(**kwargs: Any) -> serializers.JSONField:
     return serializers.JSONField(read_only=True, **kwargs)
 
 
-class UserSerializer(serializers.ModelSerializer):
+def _nullable_source(model: type[models.Model], source: str) -> bool:
+    """Whether ``source`` (``completed_at``, ``owner_id``, ``account.username``) can be None:
+    a nullable column, or a path through a nullable relation."""
+    for name in source.split("."):
+        try:
+            field: Any = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = next((f for f in model._meta.concrete_fields if f.attname == name), None)
+            if field is None:
+                return False
+        if field.null:
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+class WireSerializer(serializers.ModelSerializer):
+    """A wire object. A declared field whose model source can be None is nullable, so the
+    schema says what the responses hold (a run's ``completed_at`` before it completes)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields: dict[str, serializers.Field] = super().get_fields()
+        for name, field in fields.items():
+            source = field.source or name
+            if source != "*" and _nullable_source(self.Meta.model, source):
+                field.allow_null = True
+        return fields
+
+
+class UserSerializer(WireSerializer):
     object = Constant("user")
     created_at = UnixTime()
-    username = serializers.CharField(source="account.username", read_only=True, default=None)
+    username = serializers.CharField(source="account.username", read_only=True)
 
     class Meta:
         model = User
         fields = ["id", "object", "created_at", "name", "email", "is_admin", "username"]
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(WireSerializer):
     object = Constant("api_key")
     created_at = UnixTime()
     last_used_at = UnixTime()
@@ -84,7 +117,19 @@ class ApiKeySerializer(serializers.ModelSerializer):
         ]
 
 
-class FunctionDefinitionSerializer(serializers.ModelSerializer):
+class NewApiKeySerializer(ApiKeySerializer):
+    """A key as created: ``key`` is its secret, shown this once (``context["key"]``)."""
+
+    key = serializers.SerializerMethodField()
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+    def get_key(self, key: ApiKey) -> str:
+        return str(self.context["key"])
+
+
+class FunctionDefinitionSerializer(WireSerializer):
     object = Constant("function_definition")
     created_at = UnixTime()
     parameters = _json()
@@ -94,7 +139,7 @@ class FunctionDefinitionSerializer(serializers.ModelSerializer):
         fields = ["id", "object", "created_at", "name", "description", "parameters", "strict"]
 
 
-class AssistantSerializer(serializers.ModelSerializer):
+class AssistantSerializer(WireSerializer):
     object = Constant("assistant")
     created_at = UnixTime()
     tools = serializers.SerializerMethodField()
@@ -131,7 +176,7 @@ class AssistantSerializer(serializers.ModelSerializer):
         return [d.id for d in assistant.function_definitions.all()]
 
 
-class ThreadSerializer(serializers.ModelSerializer):
+class ThreadSerializer(WireSerializer):
     object = Constant("thread")
     created_at = UnixTime()
     metadata = _json()
@@ -146,7 +191,7 @@ class ThreadSerializer(serializers.ModelSerializer):
         return [u.id for u in thread.participants.all()]
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(WireSerializer):
     object = Constant("thread.message")
     created_at = UnixTime()
     completed_at = UnixTime()
@@ -177,7 +222,7 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(WireSerializer):
     object = Constant("thread.run")
     created_at = UnixTime()
     expires_at = serializers.SerializerMethodField()
@@ -227,7 +272,6 @@ class RunSerializer(serializers.ModelSerializer):
             "parallel_tool_calls",
         ]
 
-    @extend_schema_field(OpenApiTypes.INT)
     def get_expires_at(self, run: Run) -> int | None:
         # As OpenAI: a run that has ended no longer expires.
         if run.is_active and run.expires_at is not None:
@@ -235,7 +279,7 @@ class RunSerializer(serializers.ModelSerializer):
         return None
 
 
-class RunStepSerializer(serializers.ModelSerializer):
+class RunStepSerializer(WireSerializer):
     object = Constant("thread.run.step")
     created_at = UnixTime()
     expired_at = UnixTime()
@@ -271,7 +315,7 @@ class RunStepSerializer(serializers.ModelSerializer):
         ]
 
 
-class FileSerializer(serializers.ModelSerializer):
+class FileSerializer(WireSerializer):
     object = Constant("file")
     created_at = UnixTime()
     status = serializers.SerializerMethodField()
@@ -282,6 +326,14 @@ class FileSerializer(serializers.ModelSerializer):
 
     def get_status(self, file: File) -> str:
         return "processed"
+
+
+class DeletedSerializer(serializers.Serializer):
+    """What a deletion answers (``deleted``)."""
+
+    id = serializers.CharField()
+    object = serializers.CharField()
+    deleted = serializers.BooleanField()
 
 
 def deleted(object_id: str, kind: str) -> dict[str, Any]:

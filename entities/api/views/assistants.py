@@ -6,7 +6,12 @@ from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.inputs import AssistantInput, FunctionDefinitionInput
-from entities.api.wire import AssistantSerializer, FunctionDefinitionSerializer, deleted
+from entities.api.wire import (
+    AssistantSerializer,
+    DeletedSerializer,
+    FunctionDefinitionSerializer,
+    deleted,
+)
 from entities.errors import PermissionDenied
 from entities.services import assistants as services
 
@@ -62,7 +67,7 @@ class AssistantDetailView(ApiView):
         assistant = services.assistant_update(assistant=assistant, editor=self.user, **data)
         return Response(AssistantSerializer(assistant).data)
 
-    @extend_schema(operation_id="deleteAssistant", responses={200: dict})
+    @extend_schema(operation_id="deleteAssistant", responses={200: DeletedSerializer})
     def delete(self, request: Request, assistant_id: str) -> Response:
         assistant = selectors.assistant_get(self.user, assistant_id)
         services.assistant_delete(assistant=assistant)
@@ -108,7 +113,7 @@ class FunctionDefinitionDetailView(ApiView):
         definition = services.function_definition_update(definition=definition, **data)
         return Response(FunctionDefinitionSerializer(definition).data)
 
-    @extend_schema(operation_id="deleteFunctionDefinition", responses={200: dict})
+    @extend_schema(operation_id="deleteFunctionDefinition", responses={200: DeletedSerializer})
     def delete(self, request: Request, definition_id: str) -> Response:
         _require_admin(self)
         definition = selectors.function_definition_get(self.user, definition_id)

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from entities import selectors
-from entities.api.wire import FileSerializer, deleted
+from entities.api.wire import DeletedSerializer, FileSerializer, deleted
 from entities.errors import InvalidRequest, PermissionDenied
 from entities.services import files as services
 
@@ -64,7 +64,7 @@ class FileDetailView(ApiView):
     def get(self, request: Request, file_id: str) -> Response:
         return Response(FileSerializer(selectors.file_get(self.user, file_id)).data)
 
-    @extend_schema(operation_id="deleteFile", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="deleteFile", responses={200: DeletedSerializer})
     def delete(self, request: Request, file_id: str) -> Response:
         file = selectors.file_get(self.user, file_id)
         if file.owner_id != self.user.id and not self.user.is_admin:

@@ -5,11 +5,12 @@ from datetime import datetime
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from entities.api.errors import error_response
+from entities.api.schema import ERROR
 from inference.providers import ProviderError, available_models
 
 from .base import ApiView
@@ -29,7 +30,13 @@ def _owner(name: str) -> str:
 
 
 class ModelListView(ApiView):
-    @extend_schema(operation_id="listModels", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="listModels",
+        responses={
+            200: OpenApiTypes.OBJECT,
+            502: OpenApiResponse(ERROR, description="No Ollama host or endpoint answered."),
+        },
+    )
     def get(self, request: Request) -> Response:
         try:
             models = available_models()

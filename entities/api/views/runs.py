@@ -2,13 +2,13 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.inputs import RunInput, RunUpdateInput, SubmitToolOutputsInput
+from entities.api.schema import SERVER_SENT_EVENT
 from entities.api.wire import RunSerializer, RunStepSerializer
 from entities.models import Run, Thread
 from entities.services import runs as services
@@ -17,6 +17,12 @@ from inference.events import last_seq
 from inference.stream import parse_last_event_id, sse_body
 
 from .base import ApiView
+
+# A run, or with ``stream: true`` its events as server-sent events.
+_RUN_OR_EVENTS = {
+    (200, "application/json"): RunSerializer,
+    (200, "text/event-stream"): SERVER_SENT_EVENT,
+}
 
 
 def _respond(run: Run, *, stream: bool, after: int = 0) -> HttpResponseBase:
@@ -53,7 +59,7 @@ class RunListView(ApiView):
         thread = selectors.thread_get(self.user, thread_id)
         return self.list_response(selectors.thread_runs(thread), RunSerializer)
 
-    @extend_schema(operation_id="createRun", request=RunInput)
+    @extend_schema(operation_id="createRun", responses=_RUN_OR_EVENTS, request=RunInput)
     def post(self, request: Request, thread_id: str) -> HttpResponseBase:
         thread = selectors.thread_get(self.user, thread_id)
         data = self.validated(RunInput, request)
@@ -64,7 +70,7 @@ class RunListView(ApiView):
 class ThreadAndRunView(ApiView):
     serializer_class = RunSerializer
 
-    @extend_schema(operation_id="createThreadAndRun", request=RunInput)
+    @extend_schema(operation_id="createThreadAndRun", responses=_RUN_OR_EVENTS, request=RunInput)
     def post(self, request: Request) -> HttpResponseBase:
         data = self.validated(RunInput, request, with_thread=True)
         stream = bool(data.pop("stream", False))
@@ -106,7 +112,11 @@ class RunCancelView(ApiView):
 class SubmitToolOutputsView(ApiView):
     serializer_class = RunSerializer
 
-    @extend_schema(operation_id="submitToolOuputsToRun", request=SubmitToolOutputsInput)
+    @extend_schema(
+        operation_id="submitToolOuputsToRun",
+        responses=_RUN_OR_EVENTS,
+        request=SubmitToolOutputsInput,
+    )
     def post(self, request: Request, thread_id: str, run_id: str) -> HttpResponseBase:
         run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)
         data = self.validated(SubmitToolOutputsInput, request)
@@ -126,7 +136,7 @@ class RunEventsView(ApiView):
                 "Last-Event-ID", str, OpenApiParameter.HEADER, description="As `after`."
             ),
         ],
-        responses={(200, "text/event-stream"): OpenApiTypes.STR},
+        responses={(200, "text/event-stream"): SERVER_SENT_EVENT},
     )
     def get(self, request: Request, thread_id: str, run_id: str) -> HttpResponseBase:
         run = selectors.run_get(selectors.thread_get(self.user, thread_id), run_id)

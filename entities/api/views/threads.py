@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.inputs import MessageInput, MessageUpdateInput, ThreadInput
-from entities.api.wire import MessageSerializer, ThreadSerializer, deleted
+from entities.api.wire import DeletedSerializer, MessageSerializer, ThreadSerializer, deleted
 from entities.errors import PermissionDenied
 from entities.models import Message, Thread, User
 from entities.services import threads as services
@@ -67,7 +67,7 @@ class ThreadDetailView(ApiView):
         # Not re-read through thread_get: someone who just left may no longer see it.
         return Response(ThreadSerializer(thread).data)
 
-    @extend_schema(operation_id="deleteThread", responses={200: dict})
+    @extend_schema(operation_id="deleteThread", responses={200: DeletedSerializer})
     def delete(self, request: Request, thread_id: str) -> Response:
         thread = selectors.thread_get(self.user, thread_id)
         if not _runs_thread(self.user, thread):
@@ -117,7 +117,7 @@ class MessageDetailView(ApiView):
             message = services.message_update(message=message, metadata=data["metadata"])
         return Response(MessageSerializer(message).data)
 
-    @extend_schema(operation_id="deleteMessage", responses={200: dict})
+    @extend_schema(operation_id="deleteMessage", responses={200: DeletedSerializer})
     def delete(self, request: Request, thread_id: str, message_id: str) -> Response:
         thread = selectors.thread_get(self.user, thread_id)
         message = selectors.message_get(thread, message_id)

@@ -6,7 +6,14 @@ from rest_framework.response import Response
 
 from entities import selectors
 from entities.api.inputs import ApiKeyInput, UserInput
-from entities.api.wire import ApiKeySerializer, ThreadSerializer, UserSerializer, deleted
+from entities.api.wire import (
+    ApiKeySerializer,
+    DeletedSerializer,
+    NewApiKeySerializer,
+    ThreadSerializer,
+    UserSerializer,
+    deleted,
+)
 from entities.errors import PermissionDenied
 from entities.services import users as services
 
@@ -55,7 +62,7 @@ class UserDetailView(ApiView):
             raise PermissionDenied("Only admins can change is_admin.")
         return Response(UserSerializer(services.user_update(user=user, **data)).data)
 
-    @extend_schema(operation_id="deleteUser", responses={200: dict})
+    @extend_schema(operation_id="deleteUser", responses={200: DeletedSerializer})
     def delete(self, request: Request, user_id: str) -> Response:
         user = selectors.user_get(self.user, user_id)
         if not self.user.is_admin:
@@ -82,12 +89,12 @@ class UserApiKeyListView(ApiView):
         user = selectors.user_get(self.user, user_id)
         return self.list_response(user.api_keys.all(), ApiKeySerializer)
 
-    @extend_schema(operation_id="createApiKey", request=ApiKeyInput)
+    @extend_schema(operation_id="createApiKey", request=ApiKeyInput, responses=NewApiKeySerializer)
     def post(self, request: Request, user_id: str) -> Response:
         """Create a key; the response carries it in ``key``, the only time it is shown."""
         user = selectors.user_get(self.user, user_id)
         key, raw = services.api_key_create(user=user, **self.validated(ApiKeyInput, request))
-        return Response({**ApiKeySerializer(key).data, "key": raw})
+        return Response(NewApiKeySerializer(key, context={"key": raw}).data)
 
 
 class UserApiKeyDetailView(ApiView):
@@ -98,7 +105,7 @@ class UserApiKeyDetailView(ApiView):
         key = selectors.api_key_get(selectors.user_get(self.user, user_id), key_id)
         return Response(ApiKeySerializer(key).data)
 
-    @extend_schema(operation_id="revokeApiKey")
+    @extend_schema(operation_id="revokeApiKey", responses={200: ApiKeySerializer})
     def delete(self, request: Request, user_id: str, key_id: str) -> Response:
         """Revoke the key: it stops working at once and stays listed with ``revoked_at``."""
         key = selectors.api_key_get(selectors.user_get(self.user, user_id), key_id)
