@@ -1,13 +1,17 @@
 """The operators' console. Writes with logic behind them go through the services."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import transaction
 from django.db.models import JSONField, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.utils import timezone
 
 from entities.errors import EntitiesError
@@ -25,6 +29,36 @@ from entities.models import (
 from entities.services import runs as run_services
 from entities.services import threads as thread_services
 from entities.services import users as user_services
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The entities user of the admin's login (the admin only lets logged-in staff in)."""
+    assert isinstance(request.user, AbstractBaseUser)
+    return user_services.user_for_account(request.user)
+
+
+class RefusalsAsMessages(admin.ModelAdmin):
+    """A service's refusal (e.g. deleting the last admin) is the page's error message, not a 500.
+
+    The whole request's writes roll back with it, the log entry of a delete included.
+    """
+
+    def _refusing(self, request: HttpRequest, view: Callable[[], HttpResponseBase]) -> Any:
+        try:
+            with transaction.atomic():
+                return view()
+        except EntitiesError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._refusing(request, partial(super().changeform_view, request, *args, **kwargs))
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._refusing(request, partial(super().changelist_view, request, *args, **kwargs))
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._refusing(request, partial(super().delete_view, request, *args, **kwargs))
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -98,7 +132,7 @@ class UserForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(RefusalsAsMessages):
     form = UserForm
     list_display = ["name", "id", "email", "is_admin", "account", "created_at"]
     list_filter = ["is_admin"]
@@ -115,7 +149,11 @@ class UserAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
     ) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Through the service, as the API: is_admin also opens or closes the login's console,
+            # and the last admin's way in is kept.
+            user_services.user_update(
+                user=obj, **{field: getattr(obj, field) for field in form.changed_data}
+            )
             return
         data = form.cleaned_data
         created = user_services.user_create(
@@ -130,11 +168,12 @@ class UserAdmin(admin.ModelAdmin):
 
     # Deleting a person also deletes their login, as the API does: else it could still sign in.
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        user_services.user_delete(user=obj)
+        user_services.user_delete(user=obj, by=acting_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset.select_related("account"):
-            user_services.user_delete(user=user)
+        by = acting_user(request)
+        for user in queryset:
+            user_services.user_delete(user=user, by=by)
 
     @admin.action(description="Create an API key (shown once)")
     def create_api_key(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -158,7 +197,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(RefusalsAsMessages):
     form = ApiKeyForm
     list_display = [
         "prefix",

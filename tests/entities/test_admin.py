@@ -259,6 +259,58 @@ def test_deleting_a_user_also_removes_their_login(console: Client) -> None:
     assert not get_user_model().objects.filter(username__in=["carol", "dave"]).exists()
 
 
+def test_an_admin_cannot_delete_their_own_user(console: Client, operator: User) -> None:
+    response = console.post(
+        f"/admin/entities/user/{operator.id}/delete/", {"post": "yes"}, follow=True
+    )
+    assert ("error", "You cannot delete your own user: another admin can.") in messages_of(response)
+    bulk = {"action": "delete_selected", "_selected_action": [operator.id], "post": "yes"}
+    response = console.post("/admin/entities/user/", bulk, follow=True)
+    assert response.status_code == 200
+    assert ("error", "You cannot delete your own user: another admin can.") in messages_of(response)
+    assert User.objects.filter(pk=operator.pk).exists()
+    assert Client().login(username="operator", password="s3cret-pass")
+
+
+def test_the_last_admin_is_not_demoted_from_the_console(console: Client, operator: User) -> None:
+    """The operator's login is the only way in: unticking is_admin would close it for good."""
+    response = console.post(
+        f"/admin/entities/user/{operator.id}/change/",
+        {
+            "name": "operator",
+            "email": "",
+            "account": operator.account_id,
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+    assert any(
+        "no admin with a usable API key or login" in text for _, text in messages_of(response)
+    )
+    operator.refresh_from_db()
+    assert operator.is_admin
+    assert console.get("/admin/").status_code == 200
+
+
+def test_demoting_an_admin_in_the_console_closes_their_login(console: Client) -> None:
+    fay = user_create(name="fay", is_admin=True, username="fay", password="a-long-passphrase")
+    response = console.post(
+        f"/admin/entities/user/{fay.id}/change/",
+        {
+            "name": "fay",
+            "email": "",
+            "account": fay.account_id,
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    browser = Client()
+    browser.login(username="fay", password="a-long-passphrase")
+    assert browser.get("/admin/").status_code == 302
+
+
 def test_the_create_key_action_shows_a_key_once_that_works(console: Client, alice: User) -> None:
     response = console.post(
         "/admin/entities/user/",
