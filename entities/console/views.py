@@ -82,10 +82,10 @@ async def _pull_lines(name: str, host: str) -> AsyncIterator[str]:
 @require_POST
 def model_pull(request: HttpRequest) -> HttpResponseBase:
     """Ollama's ``/api/pull`` progress, passed on line by line (NDJSON) as it comes."""
-    name = (request.POST.get("name") or "").strip()
-    if not name:
-        body = error_body("Name the model to pull.", status_code=400, param="name")
-        return JsonResponse(body, status=400)
+    try:
+        name = ollama_models.model_name_checked(request.POST.get("name") or "")
+    except ProviderError as exc:
+        return JsonResponse(error_body(exc.message, status_code=400, param="name"), status=400)
     try:
         host = ollama_models.host_for((request.POST.get("host") or "").strip())
     except ProviderError as exc:
@@ -99,8 +99,8 @@ def model_pull(request: HttpRequest) -> HttpResponseBase:
 @staff_only
 @require_POST
 def model_delete(request: HttpRequest) -> HttpResponse:
-    name = (request.POST.get("name") or "").strip()
     try:
+        name = ollama_models.model_name_checked(request.POST.get("name") or "")
         host = ollama_models.host_for((request.POST.get("host") or "").strip())
         ollama_models.delete(name, host)
     except ProviderError as exc:

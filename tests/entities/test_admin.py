@@ -26,6 +26,7 @@ from entities.services.runs import run_create
 from entities.services.threads import message_create, thread_create
 from entities.services.users import api_key_create, user_create
 from entities.validation import normalize_message_content
+from inference.models import OllamaHost
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -385,6 +386,30 @@ def test_the_revoke_action_makes_a_key_stop_working(console: Client, alice: User
     assert whoami(other_raw).status_code == 200
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+# --- Ollama hosts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://[::1", "This is not a URL."),
+        ("ftp://gpu1:11434", "An Ollama URL starts with http:// or https://."),
+        ("http://", "The URL names no host."),
+        ("http://gpu 1:11434", "The URL has a space or a control character."),
+        ("http://ops:pw@gpu1:abc", "The port must be a number from 0 to 65535."),
+        ("http://gpu1:99999", "The port must be a number from 0 to 65535."),
+        ("gpu1.example.org/" + "a" * 235, "An Ollama URL has at most 255 characters."),
+    ],
+)
+def test_an_ollama_host_that_is_not_a_url_is_refused_on_the_form(
+    console: Client, url: str, expected: str
+) -> None:
+    response = console.post("/admin/inference/ollamahost/add/", {"url": url, "enabled": "on"})
+    assert expected in form_errors(response)
+    assert not OllamaHost.objects.filter(source=OllamaHost.Source.ADMIN).exists()
+    assert console.get("/admin/console/models/").status_code == 200
 
 
 # --- assistants and function definitions ------------------------------------------------------

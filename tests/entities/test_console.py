@@ -145,6 +145,57 @@ def test_deleting_a_model_removes_it_from_ollama(console: Client, ollama: Ollama
     assert "has no model &#x27;phi3:latest&#x27;" in again.content.decode()
 
 
+BAD_NAMES = [
+    ("", "Name the model."),
+    ("   ", "Name the model."),
+    ("llama 3", "'llama 3' is not a model name Ollama accepts"),
+    ("../../etc/passwd", "is not a model name Ollama accepts"),
+    ("x" * 400, "is not a model name Ollama accepts"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), BAD_NAMES)
+def test_deleting_a_bad_name_is_a_readable_message(
+    console: Client, ollama: OllamaDouble, name: str, expected: str
+) -> None:
+    response = console.post("/admin/console/models/delete", {"name": name}, follow=True)
+    assert response.status_code == 200
+    (shown,) = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert shown[0] == "error" and expected in shown[1], shown
+    assert 'data-model="phi3:latest"' in response.content.decode()
+
+
+@pytest.mark.parametrize(("name", "expected"), BAD_NAMES)
+def test_pulling_a_bad_name_is_a_400_in_openais_shape(
+    console: Client, ollama: OllamaDouble, name: str, expected: str
+) -> None:
+    response = console.post("/admin/console/models/pull", {"name": name})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert expected in error["message"] and error["param"] == "name"
+
+
+def test_names_ollama_accepts_are_passed_on(console: Client, ollama: OllamaDouble) -> None:
+    for name in ("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M", "library/qwen3:8b", "x_y"):
+        response = console.post("/admin/console/models/delete", {"name": name}, follow=True)
+        assert f"has no model &#x27;{name}&#x27;" in response.content.decode()
+
+
+def test_a_host_that_is_not_one_is_a_readable_message(
+    console: Client, ollama: OllamaDouble
+) -> None:
+    for host in ("http://[::1", "http://ops:pw@gpu1:abc", "\x00"):
+        response = console.post(
+            "/admin/console/models/delete", {"name": "phi3", "host": host}, follow=True
+        )
+        assert f"No enabled Ollama host is {host}." in [
+            str(m) for m in response.context["messages"]
+        ]
+        pulled = console.post("/admin/console/models/pull", {"name": "phi3", "host": host})
+        assert pulled.status_code == 400 and pulled.json()["error"]["param"] == "host"
+    assert ollama.get_model("phi3") is not None
+
+
 # --- several hosts -------------------------------------------------------------------------------
 
 
