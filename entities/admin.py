@@ -26,6 +26,7 @@ from entities.models import (
     Thread,
     User,
 )
+from entities.models.console import CANCEL_RUNS
 from entities.services import runs as run_services
 from entities.services import threads as thread_services
 from entities.services import users as user_services
@@ -175,7 +176,11 @@ class UserAdmin(RefusalsAsMessages):
         for user in queryset:
             user_services.user_delete(user=user, by=by)
 
-    @admin.action(description="Create an API key (shown once)")
+    def has_create_api_key_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("entities.add_apikey")
+
+    # A key acts as its user: only those who may add keys make one, even for a user they may see.
+    @admin.action(description="Create an API key (shown once)", permissions=["create_api_key"])
     def create_api_key(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             _, raw = user_services.api_key_create(user=user, name="admin console")
@@ -232,7 +237,7 @@ class ApiKeyAdmin(RefusalsAsMessages):
         obj.refresh_from_db()
         messages.success(request, f"The new API key is {raw} — copy it now, it is not shown again.")
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             user_services.api_key_revoke(key=key)
@@ -318,7 +323,11 @@ class RunAdmin(admin.ModelAdmin):
     def error(self, run: Run) -> str:
         return (run.last_error or {}).get("message", "")
 
-    @admin.action(description="Cancel the selected runs")
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"entities.{CANCEL_RUNS}")
+
+    # The console's permission: seeing runs is not stopping anyone's.
+    @admin.action(description="Cancel the selected runs", permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         for run in queryset:
             try:

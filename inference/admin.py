@@ -83,7 +83,7 @@ class OllamaHostAdmin(admin.ModelAdmin):
             return False  # it would come back: OLLAMA_HOSTS still names it
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description="Ask the selected hosts for their models now")
+    @admin.action(description="Ask the selected hosts for their models now", permissions=["change"])
     def check_now(self, request: HttpRequest, queryset: QuerySet[OllamaHost]) -> None:
         selected = list(queryset)
         hosts.refresh(selected, force=True)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
@@ -591,6 +592,60 @@ def test_cancelling_a_run_a_worker_holds_asks_the_worker(
     (shown,) = messages_of(response)
     assert shown[0] == "success"
     assert shown[1].startswith(f"{running.id}: cancel requested")
+
+
+def staff_member(*codenames: str) -> Client:
+    """sam: staff, not a superuser, with only the given permissions (``app.codename``)."""
+    user_create(name="sam", username="sam", password="sam-passphrase")
+    account = get_user_model().objects.get(username="sam")
+    account.is_staff = True
+    account.save()
+    for dotted in codenames:
+        app_label, codename = dotted.split(".")
+        account.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    browser = Client()
+    assert browser.login(username="sam", password="sam-passphrase")
+    return browser
+
+
+def offered_actions(response: "Response") -> set[str]:
+    form = response.context["action_form"]  # none when no action is offered
+    return {name for name, _ in form.fields["action"].choices if name} if form else set()
+
+
+def test_staff_who_may_view_runs_cannot_cancel_anyones(runs: dict[str, Run]) -> None:
+    sam = staff_member("entities.view_run")
+    listed = sam.get("/admin/entities/run/")
+    assert listed.status_code == 200
+    assert "cancel" not in offered_actions(listed)
+    sam.post("/admin/entities/run/", {"action": "cancel", "_selected_action": [runs["queued"].id]})
+    runs["queued"].refresh_from_db()
+    assert runs["queued"].status == Run.Status.QUEUED
+
+
+def test_the_console_permission_to_cancel_runs_opens_the_cancel_action(
+    runs: dict[str, Run],
+) -> None:
+    sam = staff_member("entities.view_run", "entities.cancel_runs")
+    assert "cancel" in offered_actions(sam.get("/admin/entities/run/"))
+    sam.post("/admin/entities/run/", {"action": "cancel", "_selected_action": [runs["queued"].id]})
+    runs["queued"].refresh_from_db()
+    assert runs["queued"].status == Run.Status.CANCELLED
+
+
+def test_staff_who_may_view_users_cannot_make_keys_that_act_as_them(
+    operator: User, alice: User
+) -> None:
+    sam = staff_member("entities.view_user")
+    listed = sam.get("/admin/entities/user/")
+    assert listed.status_code == 200
+    assert "create_api_key" not in offered_actions(listed)
+    sam.post(
+        "/admin/entities/user/", {"action": "create_api_key", "_selected_action": [operator.id]}
+    )
+    assert not operator.api_keys.exists()
 
 
 # --- who may enter -----------------------------------------------------------------------------
