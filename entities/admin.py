@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import transaction
@@ -32,10 +33,15 @@ from entities.services import threads as thread_services
 from entities.services import users as user_services
 
 
-def acting_user(request: HttpRequest) -> User:
-    """The entities user of the admin's login (the admin only lets logged-in staff in)."""
+def _login(request: HttpRequest) -> AbstractBaseUser:
+    """The admin's login (the admin only lets logged-in staff in)."""
     assert isinstance(request.user, AbstractBaseUser)
-    return user_services.user_for_account(request.user)
+    return request.user
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The entities user of the admin's login."""
+    return user_services.user_for_account(_login(request))
 
 
 class RefusalsAsMessages(admin.ModelAdmin):
@@ -60,6 +66,33 @@ class RefusalsAsMessages(admin.ModelAdmin):
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         return self._refusing(request, partial(super().delete_view, request, *args, **kwargs))
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountAdmin(RefusalsAsMessages, DjangoUserAdmin):
+    """Django's own page for logins, with the services' guard: the last admin's way in stays."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with user_services.an_admin_keeps_a_way_in():
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        user_services.account_delete(account=obj, by=_login(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for account in queryset:
+            user_services.account_delete(account=account, by=_login(request))
+
+    def user_change_password(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # Django 5.1+ can make a password unusable here: the last superuser's would lock all out.
+        def guarded() -> Any:
+            with user_services.an_admin_keeps_a_way_in():
+                return super(AccountAdmin, self).user_change_password(request, *args, **kwargs)
+
+        return self._refusing(request, guarded)
 
 
 class ApiKeyInline(admin.TabularInline):

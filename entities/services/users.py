@@ -49,7 +49,7 @@ def user_create(
 
 
 @contextmanager
-def _an_admin_keeps_a_way_in() -> Iterator[None]:
+def an_admin_keeps_a_way_in() -> Iterator[None]:
     """Refuses (rolling back) a change that takes the last usable way in from every admin.
 
     A way in is an admin's API key that is neither revoked nor expired, or an active superuser
@@ -96,7 +96,7 @@ def _update(obj: User | ApiKey, kind: str, **values: object) -> None:
 @transaction.atomic
 def user_update(*, user: User, **fields: object) -> User:
     demoting = fields.get("is_admin") is False
-    with _an_admin_keeps_a_way_in() if demoting else nullcontext():
+    with an_admin_keeps_a_way_in() if demoting else nullcontext():
         _update(user, "user", **fields)
         if "is_admin" in fields and user.account_id is not None:
             # An admin's login opens the admin console; taking admin away closes it.
@@ -113,12 +113,23 @@ def user_delete(*, user: User, by: User | None = None) -> None:
         raise Conflict(
             "You cannot delete your own user: another admin can.", code="cannot_delete_self"
         )
-    with _an_admin_keeps_a_way_in():
+    with an_admin_keeps_a_way_in():
         if user.account_id is not None:
             get_user_model().objects.filter(pk=user.account_id).delete()
         deleted, _ = User.objects.filter(pk=user.pk).delete()
         if not deleted:
             raise NotFound(f"No user found with id '{user.pk}'.")
+
+
+@transaction.atomic
+def account_delete(*, account: AbstractBaseUser, by: AbstractBaseUser | None = None) -> None:
+    """Delete a Django login alone (its entities user stays, with its keys)."""
+    if by is not None and by.pk == account.pk:
+        raise Conflict(
+            "You cannot delete your own login: another admin can.", code="cannot_delete_self"
+        )
+    with an_admin_keeps_a_way_in():
+        account.delete()
 
 
 def user_for_account(account: AbstractBaseUser) -> User:
@@ -155,7 +166,7 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    with _an_admin_keeps_a_way_in():
+    with an_admin_keeps_a_way_in():
         now = timezone.now()
         if not ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
             # Revoked by another request meanwhile (then it stays as that one left it), or gone.

@@ -313,6 +313,37 @@ def test_demoting_an_admin_in_the_console_closes_their_login(console: Client) ->
     assert browser.get("/admin/").status_code == 302
 
 
+def test_the_last_admins_login_is_kept_on_djangos_login_pages(
+    console: Client, operator: User
+) -> None:
+    """The operator's login is the only way in (no admin has a key): it stays usable."""
+    account = f"/admin/auth/user/{operator.account_id}"
+    own = console.post(f"{account}/delete/", {"post": "yes"}, follow=True)
+    assert ("error", "You cannot delete your own login: another admin can.") in messages_of(own)
+
+    sam = staff_member("auth.view_user", "auth.change_user", "auth.delete_user")
+    refused = sam.post(f"{account}/delete/", {"post": "yes"}, follow=True)
+    assert any("no admin with a usable API key or login" in t for _, t in messages_of(refused))
+    joined = timezone.localtime(get_user_model().objects.get(username="operator").date_joined)
+    unticked = {
+        "username": "operator",
+        "email": "",
+        "is_active": "on",
+        "is_staff": "on",
+        "date_joined_0": joined.strftime("%Y-%m-%d"),
+        "date_joined_1": joined.strftime("%H:%M:%S"),
+    }
+    refused = sam.post(f"{account}/change/", unticked, follow=True)
+    assert any("no admin with a usable API key or login" in t for _, t in messages_of(refused))
+    assert Client().login(username="operator", password="s3cret-pass")
+    assert console.get("/admin/").status_code == 200
+
+    _, raw = api_key_create(user=operator)  # now a second way in: the login may go
+    assert sam.post(f"{account}/change/", unticked).status_code == 302
+    assert not get_user_model().objects.get(username="operator").is_superuser
+    assert whoami(raw).status_code == 200
+
+
 def test_the_create_key_action_shows_a_key_once_that_works(console: Client, alice: User) -> None:
     response = console.post(
         "/admin/entities/user/",
