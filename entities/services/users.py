@@ -87,7 +87,8 @@ def _update(obj: User | ApiKey, kind: str, **values: object) -> None:
 
     ``save(update_fields=...)`` would raise a bare DatabaseError there, a 500.
     """
-    if not type(obj)._default_manager.filter(pk=obj.pk).update(**values):
+    row = type(obj)._default_manager.filter(pk=obj.pk)
+    if not (row.update(**values) if values else row.exists()):
         raise NotFound(f"No {kind} found with id '{obj.pk}'.")
     for field, value in values.items():
         setattr(obj, field, value)

@@ -200,12 +200,14 @@ def test_revoking_a_key_while_its_user_is_deleted_is_a_404(
 
 
 def test_changing_a_user_while_they_are_deleted_is_a_404(
-    as_operator: APIClient, alice: User
+    as_operator: APIClient, alice: User, bob: User
 ) -> None:
     with just_before('UPDATE "entities_user"', deleting(alice)):
         response = as_operator.post(f"/v1/users/{alice.id}", {"name": "Alice"}, format="json")
     assert response.status_code == 404, response.content
     assert response.json()["error"]["message"] == f"No user found with id '{alice.id}'."
+    unchanged = as_operator.post(f"/v1/users/{bob.id}", {}, format="json")
+    assert (unchanged.status_code, unchanged.json()["name"]) == (200, "bob")
 
 
 # --- some admin always keeps a way in -----------------------------------------------------------
