@@ -1,13 +1,18 @@
 """The operators' console. Writes with logic behind them go through the services."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import transaction
 from django.db.models import JSONField, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.utils import timezone
 
 from entities.errors import EntitiesError
@@ -22,9 +27,72 @@ from entities.models import (
     Thread,
     User,
 )
+from entities.models.console import CANCEL_RUNS
 from entities.services import runs as run_services
 from entities.services import threads as thread_services
 from entities.services import users as user_services
+
+
+def _login(request: HttpRequest) -> AbstractBaseUser:
+    """The admin's login (the admin only lets logged-in staff in)."""
+    assert isinstance(request.user, AbstractBaseUser)
+    return request.user
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The entities user of the admin's login."""
+    return user_services.user_for_account(_login(request))
+
+
+class RefusalsAsMessages(admin.ModelAdmin):
+    """A service's refusal (e.g. deleting the last admin) is the page's error message, not a 500.
+
+    The whole request's writes roll back with it, the log entry of a delete included.
+    """
+
+    def _refusing(self, request: HttpRequest, view: Callable[[], HttpResponseBase]) -> Any:
+        try:
+            with transaction.atomic():
+                return view()
+        except EntitiesError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._refusing(request, partial(super().changeform_view, request, *args, **kwargs))
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._refusing(request, partial(super().changelist_view, request, *args, **kwargs))
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._refusing(request, partial(super().delete_view, request, *args, **kwargs))
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountAdmin(RefusalsAsMessages, DjangoUserAdmin):
+    """Django's own page for logins, with the services' guard: the last admin's way in stays."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with user_services.an_admin_keeps_a_way_in():
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        user_services.account_delete(account=obj, by=_login(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for account in queryset:
+            user_services.account_delete(account=account, by=_login(request))
+
+    def user_change_password(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # Django 5.1+ can make a password unusable here: the last superuser's would lock all out.
+        def guarded() -> Any:
+            with user_services.an_admin_keeps_a_way_in():
+                return super(AccountAdmin, self).user_change_password(request, *args, **kwargs)
+
+        return self._refusing(request, guarded)
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -98,7 +166,7 @@ class UserForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(RefusalsAsMessages):
     form = UserForm
     list_display = ["name", "id", "email", "is_admin", "account", "created_at"]
     list_filter = ["is_admin"]
@@ -115,7 +183,11 @@ class UserAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
     ) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Through the service, as the API: is_admin also opens or closes the login's console,
+            # and the last admin's way in is kept.
+            user_services.user_update(
+                user=obj, **{field: getattr(obj, field) for field in form.changed_data}
+            )
             return
         data = form.cleaned_data
         created = user_services.user_create(
@@ -130,13 +202,18 @@ class UserAdmin(admin.ModelAdmin):
 
     # Deleting a person also deletes their login, as the API does: else it could still sign in.
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        user_services.user_delete(user=obj)
+        user_services.user_delete(user=obj, by=acting_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset.select_related("account"):
-            user_services.user_delete(user=user)
+        by = acting_user(request)
+        for user in queryset:
+            user_services.user_delete(user=user, by=by)
 
-    @admin.action(description="Create an API key (shown once)")
+    def has_create_api_key_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("entities.add_apikey")
+
+    # A key acts as its user: only those who may add keys make one, even for a user they may see.
+    @admin.action(description="Create an API key (shown once)", permissions=["create_api_key"])
     def create_api_key(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             _, raw = user_services.api_key_create(user=user, name="admin console")
@@ -158,7 +235,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(RefusalsAsMessages):
     form = ApiKeyForm
     list_display = [
         "prefix",
@@ -193,7 +270,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         messages.success(request, f"The new API key is {raw} — copy it now, it is not shown again.")
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             user_services.api_key_revoke(key=key)
@@ -279,7 +356,11 @@ class RunAdmin(admin.ModelAdmin):
     def error(self, run: Run) -> str:
         return (run.last_error or {}).get("message", "")
 
-    @admin.action(description="Cancel the selected runs")
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"entities.{CANCEL_RUNS}")
+
+    # The console's permission: seeing runs is not stopping anyone's.
+    @admin.action(description="Cancel the selected runs", permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         for run in queryset:
             try:

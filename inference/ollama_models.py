@@ -4,6 +4,7 @@ Runs only read models (``inference.providers.ollama``); the operator's console c
 through here, with the same official client and the same error wording.
 """
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,34 @@ class HostCatalogue:
     last_error: str
     entries: list[CatalogueEntry]
     problem: str | None
+
+
+# Ollama's grammar (types/model/name.go): [host/][namespace/]model[:tag][@digest]; each part
+# starts with a letter, digit or '_', a namespace has no '.', only a host has ':' (its port).
+_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+_MODEL_NAME = re.compile(
+    rf"(?:[A-Za-z0-9_][A-Za-z0-9_.:-]{{0,349}}/)?(?:[A-Za-z0-9_][A-Za-z0-9_-]{{0,79}}/)?"
+    rf"{_PART}(?::{_PART})?(?:@sha256[:-][0-9a-f]{{64}})?"
+)
+
+
+def model_name_checked(name: str) -> str:
+    """The name, stripped, when Ollama would take it; else a ProviderError that says why.
+
+    The client would raise pydantic's ValidationError for an empty one, and Ollama answer a
+    bare 400 (or a confusing 404) for the rest.
+    """
+    name = name.strip()
+    if not name:
+        raise ProviderError("Name the model.", permanent=True)
+    if not _MODEL_NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        raise ProviderError(
+            f"'{shown}' is not a model name Ollama accepts: [host/][namespace/]model[:tag], "
+            "each part letters, digits, '_', '-' or '.' (at most 80).",
+            permanent=True,
+        )
+    return name
 
 
 def _unreachable(host: str, exc: Exception) -> ProviderError:
@@ -146,6 +175,7 @@ async def pull(name: str, host: str | None = None) -> AsyncIterator[dict[str, An
 
     Raises ProviderError when Ollama refuses (an unknown name) or cannot be reached.
     """
+    name = model_name_checked(name)
     host = host or settings.OLLAMA_HOST
     client = ollama.AsyncClient(host=host, timeout=settings.OLLAMA_TIMEOUT_SECONDS)
     try:
@@ -160,6 +190,7 @@ async def pull(name: str, host: str | None = None) -> AsyncIterator[dict[str, An
 
 
 def delete(name: str, host: str | None = None) -> None:
+    name = model_name_checked(name)
     host = host or settings.OLLAMA_HOST
     shown = hosts.public_url(host)
     try:

@@ -1,13 +1,16 @@
-"""Admin pages of the console. Staff only: every view is wrapped by ``admin.site.admin_view``."""
+"""Admin pages of the console. Staff only (``admin.site.admin_view``), and each page and action
+needs its own permission (``entities.models.console``); a superuser has every one."""
 
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time, timedelta
+from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -24,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from entities.api.errors import error_body
 from entities.errors import EntitiesError
 from entities.models import Run
+from entities.models.console import CANCEL_RUNS, MANAGE_MODELS, VIEW_CONSOLE, VIEW_USAGE
 from entities.services.runs import run_cancel
 from inference import ollama_models
 from inference.hosts import public_url
@@ -34,8 +38,30 @@ from . import reports
 View = Callable[..., HttpResponseBase]
 
 
-def staff_only(view: View) -> View:
-    return admin.site.admin_view(view)
+CONSOLE_PERMISSIONS = (VIEW_CONSOLE, MANAGE_MODELS, CANCEL_RUNS, VIEW_USAGE)
+
+
+def allowed(request: HttpRequest, codename: str) -> bool:
+    return request.user.has_perm(f"entities.{codename}")
+
+
+def needs(*codenames: str, answer: str = "page") -> Callable[[View], View]:
+    """Staff with any one of ``codenames`` may use the view; others get a 403 (as a page, or as
+    OpenAI's error body when ``answer="json"``, for the page's script)."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not any(allowed(request, codename) for codename in codenames):
+                if answer == "json":
+                    message = "You do not have permission to do this in the console."
+                    return JsonResponse(error_body(message, status_code=403), status=403)
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return admin.site.admin_view(checked)
+
+    return decorate
 
 
 def _page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
@@ -46,7 +72,7 @@ def _page(request: HttpRequest, template: str, title: str, **context: Any) -> Ht
     )
 
 
-@staff_only
+@needs(*CONSOLE_PERMISSIONS)
 @require_GET
 def console_index(request: HttpRequest) -> HttpResponse:
     return _page(request, "admin/console/index.html", "Operator console")
@@ -55,7 +81,7 @@ def console_index(request: HttpRequest) -> HttpResponse:
 # --- models ----------------------------------------------------------------------------------
 
 
-@staff_only
+@needs(VIEW_CONSOLE)
 @require_GET
 def models_page(request: HttpRequest) -> HttpResponse:
     shown = ollama_models.host_catalogues()
@@ -78,14 +104,14 @@ async def _pull_lines(name: str, host: str) -> AsyncIterator[str]:
         await sync_to_async(ollama_models.host_refresh)(host)
 
 
-@staff_only
+@needs(MANAGE_MODELS, answer="json")
 @require_POST
 def model_pull(request: HttpRequest) -> HttpResponseBase:
     """Ollama's ``/api/pull`` progress, passed on line by line (NDJSON) as it comes."""
-    name = (request.POST.get("name") or "").strip()
-    if not name:
-        body = error_body("Name the model to pull.", status_code=400, param="name")
-        return JsonResponse(body, status=400)
+    try:
+        name = ollama_models.model_name_checked(request.POST.get("name") or "")
+    except ProviderError as exc:
+        return JsonResponse(error_body(exc.message, status_code=400, param="name"), status=400)
     try:
         host = ollama_models.host_for((request.POST.get("host") or "").strip())
     except ProviderError as exc:
@@ -96,11 +122,11 @@ def model_pull(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
-@staff_only
+@needs(MANAGE_MODELS)
 @require_POST
 def model_delete(request: HttpRequest) -> HttpResponse:
-    name = (request.POST.get("name") or "").strip()
     try:
+        name = ollama_models.model_name_checked(request.POST.get("name") or "")
         host = ollama_models.host_for((request.POST.get("host") or "").strip())
         ollama_models.delete(name, host)
     except ProviderError as exc:
@@ -114,7 +140,7 @@ def model_delete(request: HttpRequest) -> HttpResponse:
 # --- runs ------------------------------------------------------------------------------------
 
 
-@staff_only
+@needs(VIEW_CONSOLE)
 @require_GET
 def runs_page(request: HttpRequest) -> HttpResponse:
     return _page(
@@ -126,14 +152,14 @@ def runs_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_only
+@needs(VIEW_CONSOLE, answer="json")
 @require_GET
 def runs_active(request: HttpRequest) -> JsonResponse:
     """The active runs as JSON; the runs page polls it."""
     return JsonResponse({"object": "list", "data": reports.active_runs()})
 
 
-@staff_only
+@needs(CANCEL_RUNS, answer="json")
 @require_POST
 def run_cancel_view(request: HttpRequest, run_id: str) -> JsonResponse:
     run = Run.objects.filter(pk=run_id).first()
@@ -194,7 +220,7 @@ class PeriodForm(forms.Form):
         )
 
 
-@staff_only
+@needs(VIEW_USAGE)
 @require_GET
 def usage_page(request: HttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET or {"period": "7d"})

@@ -1,4 +1,5 @@
 from .assistants import Assistant, FunctionDefinition
+from .console import Console
 from .runs import Run, RunEvent, RunStep
 from .threads import File, Message, Thread
 from .users import ApiKey, User
@@ -6,6 +7,7 @@ from .users import ApiKey, User
 __all__ = [
     "ApiKey",
     "Assistant",
+    "Console",
     "File",
     "FunctionDefinition",
     "Message",

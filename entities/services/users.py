@@ -1,14 +1,18 @@
 """Users, their logins and API keys."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from entities.errors import InvalidRequest
+from entities.errors import Conflict, InvalidRequest, NotFound
 from entities.models import ApiKey, User
 from entities.models.users import API_KEY_VISIBLE_CHARS, generate_api_key, hash_api_key
 
@@ -44,24 +48,89 @@ def user_create(
     return User.objects.create(name=name, email=email, is_admin=is_admin, account=account)
 
 
+@contextmanager
+def an_admin_keeps_a_way_in() -> Iterator[None]:
+    """Refuses (rolling back) a change that takes the last usable way in from every admin.
+
+    A way in is an admin's API key that is neither revoked nor expired, or an active superuser
+    login with a password. The admins are locked first, so two admins removing each other at
+    once are taken one after the other. Only a change that had a way in before is refused:
+    a server that never had one (a fresh install, a test database) can still be changed.
+    """
+    list(User.objects.select_for_update().filter(is_admin=True).values_list("pk", flat=True))
+    before = _an_admin_can_get_in()
+    yield
+    if before and not _an_admin_can_get_in():
+        raise Conflict(
+            "This would leave no admin with a usable API key or login, and nobody could manage "
+            "the server. Give another admin a key or a login first.",
+            code="last_admin",
+        )
+
+
+def _an_admin_can_get_in() -> bool:
+    now = timezone.now()
+    keys = ApiKey.objects.filter(user__is_admin=True, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    logins = (
+        get_user_model()
+        .objects.filter(is_active=True, is_superuser=True)
+        .exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .exclude(password="")
+    )
+    return keys.exists() or logins.exists()
+
+
+def _update(obj: User | ApiKey, kind: str, **values: object) -> None:
+    """A conditional UPDATE of the row: one that another request deleted meanwhile is a 404.
+
+    ``save(update_fields=...)`` would raise a bare DatabaseError there, a 500.
+    """
+    row = type(obj)._default_manager.filter(pk=obj.pk)
+    if not (row.update(**values) if values else row.exists()):
+        raise NotFound(f"No {kind} found with id '{obj.pk}'.")
+    for field, value in values.items():
+        setattr(obj, field, value)
+
+
 @transaction.atomic
 def user_update(*, user: User, **fields: object) -> User:
-    for field, value in fields.items():
-        setattr(user, field, value)
-    user.save(update_fields=list(fields))
-    if "is_admin" in fields and user.account is not None:
-        # An admin's login opens the admin console; taking admin away closes it.
-        account = user.account
-        account.is_staff = account.is_superuser = user.is_admin
-        account.save(update_fields=["is_staff", "is_superuser"])
+    demoting = fields.get("is_admin") is False
+    with an_admin_keeps_a_way_in() if demoting else nullcontext():
+        _update(user, "user", **fields)
+        if "is_admin" in fields and user.account_id is not None:
+            # An admin's login opens the admin console; taking admin away closes it.
+            get_user_model().objects.filter(pk=user.account_id).update(
+                is_staff=user.is_admin, is_superuser=user.is_admin
+            )
     return user
 
 
 @transaction.atomic
-def user_delete(*, user: User) -> None:
-    if user.account is not None:
-        user.account.delete()
-    user.delete()
+def user_delete(*, user: User, by: User | None = None) -> None:
+    """Delete the user and their login. ``by`` is the admin asking (none from a command)."""
+    if by is not None and by.pk == user.pk:
+        raise Conflict(
+            "You cannot delete your own user: another admin can.", code="cannot_delete_self"
+        )
+    with an_admin_keeps_a_way_in():
+        if user.account_id is not None:
+            get_user_model().objects.filter(pk=user.account_id).delete()
+        deleted, _ = User.objects.filter(pk=user.pk).delete()
+        if not deleted:
+            raise NotFound(f"No user found with id '{user.pk}'.")
+
+
+@transaction.atomic
+def account_delete(*, account: AbstractBaseUser, by: AbstractBaseUser | None = None) -> None:
+    """Delete a Django login alone (its entities user stays, with its keys)."""
+    if by is not None and by.pk == account.pk:
+        raise Conflict(
+            "You cannot delete your own login: another admin can.", code="cannot_delete_self"
+        )
+    with an_admin_keeps_a_way_in():
+        account.delete()
 
 
 def user_for_account(account: AbstractBaseUser) -> User:
@@ -96,10 +165,17 @@ def api_key_create(
     return key, raw
 
 
+@transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    with an_admin_keeps_a_way_in():
+        now = timezone.now()
+        if not ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
+            # Revoked by another request meanwhile (then it stays as that one left it), or gone.
+            stored = ApiKey.objects.filter(pk=key.pk).values_list("revoked_at", flat=True).first()
+            if stored is None:
+                raise NotFound(f"No API key found with id '{key.pk}'.")
+            now = stored
+        key.revoked_at = now
     return key
 
 
@@ -115,6 +191,9 @@ def api_key_authenticate(raw: str) -> User | None:
     now = timezone.now()
     touch_after = timedelta(seconds=settings.API_KEY_TOUCH_SECONDS)
     if key.last_used_at is None or now - key.last_used_at >= touch_after:
-        # A conditional update: many requests at once write it once, and never per request.
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        # Written at most once per API_KEY_TOUCH_SECONDS, not per request; and conditional: a key
+        # revoked or deleted (with its user) since the read above touches no row, and is refused.
+        touched = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(last_used_at=now)
+        if not touched:
+            return None
     return key.user

@@ -130,13 +130,16 @@
           code.textContent = run.id;
           head.append(code);
           const actions = document.createElement("td");
-          const button = document.createElement("button");
-          button.type = "button";
-          button.className = "button cancel-run";
-          button.dataset.run = run.id;
-          button.textContent = run.status === "cancelling" ? "Cancelling…" : "Cancel";
-          button.disabled = run.status === "cancelling";
-          actions.append(button);
+          if (table.dataset.cancel) {
+            // Only with the permission to cancel runs does the page name where to ask.
+            const button = document.createElement("button");
+            button.type = "button";
+            button.className = "button cancel-run";
+            button.dataset.run = run.id;
+            button.textContent = run.status === "cancelling" ? "Cancelling…" : "Cancel";
+            button.disabled = run.status === "cancelling";
+            actions.append(button);
+          }
           row.append(
             head,
             cell(run.status),

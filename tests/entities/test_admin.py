@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
@@ -26,6 +27,7 @@ from entities.services.runs import run_create
 from entities.services.threads import message_create, thread_create
 from entities.services.users import api_key_create, user_create
 from entities.validation import normalize_message_content
+from inference.models import OllamaHost
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -259,6 +261,89 @@ def test_deleting_a_user_also_removes_their_login(console: Client) -> None:
     assert not get_user_model().objects.filter(username__in=["carol", "dave"]).exists()
 
 
+def test_an_admin_cannot_delete_their_own_user(console: Client, operator: User) -> None:
+    response = console.post(
+        f"/admin/entities/user/{operator.id}/delete/", {"post": "yes"}, follow=True
+    )
+    assert ("error", "You cannot delete your own user: another admin can.") in messages_of(response)
+    bulk = {"action": "delete_selected", "_selected_action": [operator.id], "post": "yes"}
+    response = console.post("/admin/entities/user/", bulk, follow=True)
+    assert response.status_code == 200
+    assert ("error", "You cannot delete your own user: another admin can.") in messages_of(response)
+    assert User.objects.filter(pk=operator.pk).exists()
+    assert Client().login(username="operator", password="s3cret-pass")
+
+
+def test_the_last_admin_is_not_demoted_from_the_console(console: Client, operator: User) -> None:
+    """The operator's login is the only way in: unticking is_admin would close it for good."""
+    response = console.post(
+        f"/admin/entities/user/{operator.id}/change/",
+        {
+            "name": "operator",
+            "email": "",
+            "account": operator.account_id,
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+    assert any(
+        "no admin with a usable API key or login" in text for _, text in messages_of(response)
+    )
+    operator.refresh_from_db()
+    assert operator.is_admin
+    assert console.get("/admin/").status_code == 200
+
+
+def test_demoting_an_admin_in_the_console_closes_their_login(console: Client) -> None:
+    fay = user_create(name="fay", is_admin=True, username="fay", password="a-long-passphrase")
+    response = console.post(
+        f"/admin/entities/user/{fay.id}/change/",
+        {
+            "name": "fay",
+            "email": "",
+            "account": fay.account_id,
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    browser = Client()
+    browser.login(username="fay", password="a-long-passphrase")
+    assert browser.get("/admin/").status_code == 302
+
+
+def test_the_last_admins_login_is_kept_on_djangos_login_pages(
+    console: Client, operator: User
+) -> None:
+    """The operator's login is the only way in (no admin has a key): it stays usable."""
+    account = f"/admin/auth/user/{operator.account_id}"
+    own = console.post(f"{account}/delete/", {"post": "yes"}, follow=True)
+    assert ("error", "You cannot delete your own login: another admin can.") in messages_of(own)
+
+    sam = staff_member("auth.view_user", "auth.change_user", "auth.delete_user")
+    refused = sam.post(f"{account}/delete/", {"post": "yes"}, follow=True)
+    assert any("no admin with a usable API key or login" in t for _, t in messages_of(refused))
+    joined = timezone.localtime(get_user_model().objects.get(username="operator").date_joined)
+    unticked = {
+        "username": "operator",
+        "email": "",
+        "is_active": "on",
+        "is_staff": "on",
+        "date_joined_0": joined.strftime("%Y-%m-%d"),
+        "date_joined_1": joined.strftime("%H:%M:%S"),
+    }
+    refused = sam.post(f"{account}/change/", unticked, follow=True)
+    assert any("no admin with a usable API key or login" in t for _, t in messages_of(refused))
+    assert Client().login(username="operator", password="s3cret-pass")
+    assert console.get("/admin/").status_code == 200
+
+    _, raw = api_key_create(user=operator)  # now a second way in: the login may go
+    assert sam.post(f"{account}/change/", unticked).status_code == 302
+    assert not get_user_model().objects.get(username="operator").is_superuser
+    assert whoami(raw).status_code == 200
+
+
 def test_the_create_key_action_shows_a_key_once_that_works(console: Client, alice: User) -> None:
     response = console.post(
         "/admin/entities/user/",
@@ -333,6 +418,30 @@ def test_the_revoke_action_makes_a_key_stop_working(console: Client, alice: User
     assert whoami(other_raw).status_code == 200
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+# --- Ollama hosts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://[::1", "This is not a URL."),
+        ("ftp://gpu1:11434", "An Ollama URL starts with http:// or https://."),
+        ("http://", "The URL names no host."),
+        ("http://gpu 1:11434", "The URL has a space or a control character."),
+        ("http://ops:pw@gpu1:abc", "The port must be a number from 0 to 65535."),
+        ("http://gpu1:99999", "The port must be a number from 0 to 65535."),
+        ("gpu1.example.org/" + "a" * 235, "An Ollama URL has at most 255 characters."),
+    ],
+)
+def test_an_ollama_host_that_is_not_a_url_is_refused_on_the_form(
+    console: Client, url: str, expected: str
+) -> None:
+    response = console.post("/admin/inference/ollamahost/add/", {"url": url, "enabled": "on"})
+    assert expected in form_errors(response)
+    assert not OllamaHost.objects.filter(source=OllamaHost.Source.ADMIN).exists()
+    assert console.get("/admin/console/models/").status_code == 200
 
 
 # --- assistants and function definitions ------------------------------------------------------
@@ -514,6 +623,60 @@ def test_cancelling_a_run_a_worker_holds_asks_the_worker(
     (shown,) = messages_of(response)
     assert shown[0] == "success"
     assert shown[1].startswith(f"{running.id}: cancel requested")
+
+
+def staff_member(*codenames: str) -> Client:
+    """sam: staff, not a superuser, with only the given permissions (``app.codename``)."""
+    user_create(name="sam", username="sam", password="sam-passphrase")
+    account = get_user_model().objects.get(username="sam")
+    account.is_staff = True
+    account.save()
+    for dotted in codenames:
+        app_label, codename = dotted.split(".")
+        account.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    browser = Client()
+    assert browser.login(username="sam", password="sam-passphrase")
+    return browser
+
+
+def offered_actions(response: "Response") -> set[str]:
+    form = response.context["action_form"]  # none when no action is offered
+    return {name for name, _ in form.fields["action"].choices if name} if form else set()
+
+
+def test_staff_who_may_view_runs_cannot_cancel_anyones(runs: dict[str, Run]) -> None:
+    sam = staff_member("entities.view_run")
+    listed = sam.get("/admin/entities/run/")
+    assert listed.status_code == 200
+    assert "cancel" not in offered_actions(listed)
+    sam.post("/admin/entities/run/", {"action": "cancel", "_selected_action": [runs["queued"].id]})
+    runs["queued"].refresh_from_db()
+    assert runs["queued"].status == Run.Status.QUEUED
+
+
+def test_the_console_permission_to_cancel_runs_opens_the_cancel_action(
+    runs: dict[str, Run],
+) -> None:
+    sam = staff_member("entities.view_run", "entities.cancel_runs")
+    assert "cancel" in offered_actions(sam.get("/admin/entities/run/"))
+    sam.post("/admin/entities/run/", {"action": "cancel", "_selected_action": [runs["queued"].id]})
+    runs["queued"].refresh_from_db()
+    assert runs["queued"].status == Run.Status.CANCELLED
+
+
+def test_staff_who_may_view_users_cannot_make_keys_that_act_as_them(
+    operator: User, alice: User
+) -> None:
+    sam = staff_member("entities.view_user")
+    listed = sam.get("/admin/entities/user/")
+    assert listed.status_code == 200
+    assert "create_api_key" not in offered_actions(listed)
+    sam.post(
+        "/admin/entities/user/", {"action": "create_api_key", "_selected_action": [operator.id]}
+    )
+    assert not operator.api_keys.exists()
 
 
 # --- who may enter -----------------------------------------------------------------------------

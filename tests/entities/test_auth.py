@@ -1,15 +1,18 @@
 """Who may call the API: keys (Bearer or X-API-Key), sessions, users and key management."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from entities.models import ApiKey, User
-from entities.services.users import api_key_create
+from entities.services.users import api_key_create, api_key_revoke, user_create, user_delete
 
 
 def test_no_key_is_a_401_in_openais_shape(db: None) -> None:
@@ -141,3 +144,122 @@ def test_taking_admin_away_closes_the_admin_console(as_operator: APIClient) -> N
     as_operator.post(f"/v1/users/{made['id']}", {"is_admin": False})
     assert browser.get("/admin/").status_code == 302
     assert browser.get("/v1/users").status_code == 403
+
+
+# --- a user and their key deleted while a request is using them ---------------------------------
+
+
+@contextmanager
+def just_before(sql_part: str, action: Callable[[], object]) -> Iterator[None]:
+    """Runs ``action`` once, just before the first query containing ``sql_part``: another
+    request's write landing between this request's read and its own write."""
+    fired = False
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal fired
+        if not fired and sql_part in sql:
+            fired = True
+            action()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+    assert fired, f"no query with {sql_part!r}"
+
+
+def deleting(user: User) -> Callable[[], None]:
+    return lambda: user_delete(user=User.objects.get(pk=user.pk))
+
+
+def test_a_key_deleted_between_its_check_and_its_touch_is_a_401(alice: User) -> None:
+    _, raw = api_key_create(user=alice)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    with just_before('SET "last_used_at"', deleting(alice)):
+        response = client.get("/v1/users/me")
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+def test_a_key_revoked_between_its_check_and_its_touch_is_a_401(alice: User) -> None:
+    key, raw = api_key_create(user=alice)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    with just_before('SET "last_used_at"', lambda: api_key_revoke(key=key)):
+        assert client.post("/v1/threads", {}, format="json").status_code == 401
+
+
+def test_revoking_a_key_while_its_user_is_deleted_is_a_404(
+    as_operator: APIClient, alice: User
+) -> None:
+    key, _ = api_key_create(user=alice)
+    with just_before('SET "revoked_at"', deleting(alice)):
+        response = as_operator.delete(f"/v1/users/{alice.id}/api_keys/{key.id}")
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["message"] == f"No API key found with id '{key.id}'."
+
+
+def test_changing_a_user_while_they_are_deleted_is_a_404(
+    as_operator: APIClient, alice: User, bob: User
+) -> None:
+    with just_before('UPDATE "entities_user"', deleting(alice)):
+        response = as_operator.post(f"/v1/users/{alice.id}", {"name": "Alice"}, format="json")
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["message"] == f"No user found with id '{alice.id}'."
+    unchanged = as_operator.post(f"/v1/users/{bob.id}", {}, format="json")
+    assert (unchanged.status_code, unchanged.json()["name"]) == (200, "bob")
+
+
+# --- some admin always keeps a way in -----------------------------------------------------------
+
+
+def keyed(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def test_an_admin_cannot_delete_their_own_user(as_operator: APIClient, operator: User) -> None:
+    response = as_operator.delete(f"/v1/users/{operator.id}")
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": {
+            "message": "You cannot delete your own user: another admin can.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "cannot_delete_self",
+        }
+    }
+    assert as_operator.get("/v1/users/me").json()["id"] == operator.id
+
+
+def test_the_last_admins_last_key_is_neither_revoked_nor_demoted_nor_deleted(db: None) -> None:
+    root = user_create(name="root", is_admin=True)  # API only: no login
+    key, raw = api_key_create(user=root)
+    as_root = keyed(raw)
+    revoked = as_root.delete(f"/v1/users/{root.id}/api_keys/{key.id}")
+    assert revoked.status_code == 409
+    assert revoked.json()["error"]["code"] == "last_admin"
+    assert "no admin with a usable API key or login" in revoked.json()["error"]["message"]
+    demoted = as_root.post(f"/v1/users/{root.id}", {"is_admin": False}, format="json")
+    assert demoted.status_code == 409
+    assert demoted.json()["error"]["code"] == "last_admin"
+    me = as_root.get("/v1/users/me").json()
+    assert (me["id"], me["is_admin"]) == (root.id, True)
+
+    # A second admin with a key: now root can go, and ivy is the one who must stay.
+    ivy = as_root.post("/v1/users", {"name": "ivy", "is_admin": True}, format="json").json()
+    made = as_root.post(f"/v1/users/{ivy['id']}/api_keys", {}, format="json").json()
+    as_ivy = keyed(made["key"])
+    assert as_root.delete(f"/v1/users/{root.id}/api_keys/{key.id}").status_code == 200
+    assert as_ivy.delete(f"/v1/users/{root.id}").json()["deleted"] is True
+    ivys_last = as_ivy.delete(f"/v1/users/{ivy['id']}/api_keys/{made['id']}")
+    assert ivys_last.json()["error"]["code"] == "last_admin"
+    assert as_ivy.get("/v1/users/me").status_code == 200
+
+
+def test_an_admin_with_a_login_may_revoke_their_key(as_operator: APIClient, operator: User) -> None:
+    """The operator's password still opens the admin console, where a new key can be made."""
+    (key,) = operator.api_keys.all()
+    assert as_operator.delete(f"/v1/users/{operator.id}/api_keys/{key.id}").status_code == 200
+    assert Client().login(username="operator", password="s3cret-pass")

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import AsyncClient, Client, override_settings
 from django.utils import timezone
 
@@ -88,6 +90,97 @@ def test_only_staff_get_in(url: str, db: None) -> None:
     assert dave_pulls.status_code == 302
 
 
+def staff_member(*codenames: str) -> Client:
+    """sam: staff (the admin's "staff status" ticked), not a superuser, with only ``codenames``."""
+    user_create(name="sam", username="sam", password="sam-passphrase")
+    account = get_user_model().objects.get(username="sam")
+    account.is_staff = True
+    account.save()
+    granted = Permission.objects.filter(content_type__app_label="entities", codename__in=codenames)
+    assert granted.count() == len(codenames)
+    account.user_permissions.add(*granted)
+    browser = Client()
+    assert browser.login(username="sam", password="sam-passphrase")
+    return browser
+
+
+CONSOLE_PAGES = [
+    "/admin/console/",
+    "/admin/console/models/",
+    "/admin/console/runs/",
+    "/admin/console/runs/active",
+    "/admin/console/usage/",
+]
+
+
+def test_staff_without_console_permissions_get_a_403_and_no_link(
+    ollama: OllamaDouble, thread: Thread, alice: User, assistant: Assistant
+) -> None:
+    run = ask(thread, alice, assistant)
+    sam = staff_member()
+    assert sam.get("/admin/").status_code == 200
+    assert 'href="/admin/console/' not in sam.get("/admin/").content.decode()
+    for url in CONSOLE_PAGES:
+        assert sam.get(url).status_code == 403, url
+    pulled = sam.post("/admin/console/models/pull", {"name": "tinyllama"})
+    assert pulled.status_code == 403 and pulled.json()["error"]["type"] == "permission_error"
+    assert sam.post("/admin/console/models/delete", {"name": "phi3"}).status_code == 403
+    assert sam.post(f"/admin/console/runs/{run.id}/cancel").status_code == 403
+    assert ollama.get_model("phi3") is not None
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED
+
+
+def test_staff_who_may_view_the_console_see_it_but_cannot_act(
+    ollama: OllamaDouble, thread: Thread, alice: User, assistant: Assistant
+) -> None:
+    run = ask(thread, alice, assistant)
+    sam = staff_member("view_console")
+    index = sam.get("/admin/").content.decode()
+    assert 'href="/admin/console/models/"' in index and 'href="/admin/console/runs/"' in index
+    assert 'href="/admin/console/usage/"' not in index
+    models = sam.get("/admin/console/models/").content.decode()
+    assert 'data-model="phi3:latest"' in models
+    assert 'id="pull-form"' not in models and "console/models/delete" not in models
+    runs = sam.get("/admin/console/runs/").content.decode()
+    assert run.id in runs and "cancel-run" not in runs and "data-cancel" not in runs
+    assert [r["id"] for r in sam.get("/admin/console/runs/active").json()["data"]] == [run.id]
+
+    assert sam.get("/admin/console/usage/").status_code == 403
+    assert sam.post("/admin/console/models/pull", {"name": "tinyllama"}).status_code == 403
+    assert sam.post("/admin/console/models/delete", {"name": "phi3"}).status_code == 403
+    cancelled = sam.post(f"/admin/console/runs/{run.id}/cancel")
+    assert cancelled.status_code == 403
+    assert cancelled.json()["error"]["message"] == (
+        "You do not have permission to do this in the console."
+    )
+    assert ollama.get_model("phi3") is not None
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED
+
+
+def test_each_console_permission_opens_its_own_action(
+    ollama: OllamaDouble, thread: Thread, alice: User, assistant: Assistant
+) -> None:
+    run = ask(thread, alice, assistant)
+    sam = staff_member("view_console", "manage_models", "cancel_runs", "view_usage")
+    models = sam.get("/admin/console/models/").content.decode()
+    assert 'id="pull-form"' in models and "console/models/delete" in models
+    assert "data-cancel" in sam.get("/admin/console/runs/").content.decode()
+    sam.post("/admin/console/models/delete", {"name": "phi3:latest"})
+    assert ollama.get_model("phi3") is None
+    assert sam.post(f"/admin/console/runs/{run.id}/cancel").json()["status"] == "cancelled"
+    assert sam.get("/admin/console/usage/", {"period": "all"}).status_code == 200
+
+
+def test_staff_who_may_only_view_usage_see_only_usage(db: None) -> None:
+    sam = staff_member("view_usage")
+    assert sam.get("/admin/console/usage/").status_code == 200
+    index = sam.get("/admin/console/").content.decode()
+    assert "/admin/console/usage/" in index and "/admin/console/models/" not in index
+    assert sam.get("/admin/console/runs/").status_code == 403
+
+
 # --- models -------------------------------------------------------------------------------------
 
 
@@ -143,6 +236,57 @@ def test_deleting_a_model_removes_it_from_ollama(console: Client, ollama: Ollama
     assert 'data-model="phi3:latest"' not in page
     again = console.post("/admin/console/models/delete", {"name": "phi3:latest"}, follow=True)
     assert "has no model &#x27;phi3:latest&#x27;" in again.content.decode()
+
+
+BAD_NAMES = [
+    ("", "Name the model."),
+    ("   ", "Name the model."),
+    ("llama 3", "'llama 3' is not a model name Ollama accepts"),
+    ("../../etc/passwd", "is not a model name Ollama accepts"),
+    ("x" * 400, "is not a model name Ollama accepts"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), BAD_NAMES)
+def test_deleting_a_bad_name_is_a_readable_message(
+    console: Client, ollama: OllamaDouble, name: str, expected: str
+) -> None:
+    response = console.post("/admin/console/models/delete", {"name": name}, follow=True)
+    assert response.status_code == 200
+    (shown,) = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert shown[0] == "error" and expected in shown[1], shown
+    assert 'data-model="phi3:latest"' in response.content.decode()
+
+
+@pytest.mark.parametrize(("name", "expected"), BAD_NAMES)
+def test_pulling_a_bad_name_is_a_400_in_openais_shape(
+    console: Client, ollama: OllamaDouble, name: str, expected: str
+) -> None:
+    response = console.post("/admin/console/models/pull", {"name": name})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert expected in error["message"] and error["param"] == "name"
+
+
+def test_names_ollama_accepts_are_passed_on(console: Client, ollama: OllamaDouble) -> None:
+    for name in ("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M", "library/qwen3:8b", "x_y"):
+        response = console.post("/admin/console/models/delete", {"name": name}, follow=True)
+        assert f"has no model &#x27;{name}&#x27;" in response.content.decode()
+
+
+def test_a_host_that_is_not_one_is_a_readable_message(
+    console: Client, ollama: OllamaDouble
+) -> None:
+    for host in ("http://[::1", "http://ops:pw@gpu1:abc", "\x00"):
+        response = console.post(
+            "/admin/console/models/delete", {"name": "phi3", "host": host}, follow=True
+        )
+        assert f"No enabled Ollama host is {host}." in [
+            str(m) for m in response.context["messages"]
+        ]
+        pulled = console.post("/admin/console/models/pull", {"name": "phi3", "host": host})
+        assert pulled.status_code == 400 and pulled.json()["error"]["param"] == "host"
+    assert ollama.get_model("phi3") is not None
 
 
 # --- several hosts -------------------------------------------------------------------------------

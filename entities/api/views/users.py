@@ -67,7 +67,7 @@ class UserDetailView(ApiView):
         user = selectors.user_get(self.user, user_id)
         if not self.user.is_admin:
             raise PermissionDenied("Only admins delete users.")
-        services.user_delete(user=user)
+        services.user_delete(user=user, by=self.user)
         return Response(deleted(user_id, "user"))
 
 
