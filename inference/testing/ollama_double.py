@@ -288,6 +288,11 @@ class Reply:
         error_after: After this many token lines (thinking + content), stream an
             ``{"error": ...}`` line and end the response (non-streaming: HTTP 500).
         drop_after: After this many token lines, close the connection abruptly.
+        pause_after: After this many token lines, send nothing more until ``resume`` is set
+            (a model that stalls mid-answer: a busy GPU, a long prompt evaluation); the
+            connection stays open and silent. Needs ``resume``.
+        resume: The event that ends a ``pause_after`` pause (one event may hold many replies;
+            set before the pause, the reply does not pause at all).
         status: Non-200 answers with this HTTP status and ``{"error": error}`` before any
             streaming happens.
         error: Error text for ``status`` / ``error_after`` (defaults to the HTTP phrase, or
@@ -309,6 +314,8 @@ class Reply:
     delay_before_first_token: float | None = None
     error_after: int | None = None
     drop_after: int | None = None
+    pause_after: int | None = None
+    resume: threading.Event | None = field(default=None, compare=False, repr=False)
     status: int = 200
     error: str | None = None
     prompt_eval_count: int | None = None
@@ -320,7 +327,9 @@ class Reply:
             raise ValueError(f"invalid HTTP status {self.status}")
         if self.error is not None and self.status == 200 and self.error_after is None:
             raise ValueError("Reply.error needs a non-200 status or error_after")
-        for name in ("tool_calls_at", "error_after", "drop_after"):
+        if (self.pause_after is None) != (self.resume is None):
+            raise ValueError("Reply.pause_after and Reply.resume go together")
+        for name in ("tool_calls_at", "error_after", "drop_after", "pause_after"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"Reply.{name} must be >= 0")
@@ -533,6 +542,7 @@ class OllamaDouble:
         self._aborted_streams = 0
         self._active_generations = 0
         self._peak_generations = 0
+        self._paused_generations = 0
         self._tool_call_serial = 0
         self._completion_serial = 0
         if include_default_models:
@@ -771,6 +781,19 @@ class OllamaDouble:
         with self._lock:
             return self._peak_generations
 
+    @property
+    def paused_generations(self) -> int:
+        """Generations holding a ``Reply.pause_after`` pause right now."""
+        with self._lock:
+            return self._paused_generations
+
+    def wait_for_paused(self, count: int, timeout: float = 5.0) -> None:
+        """Block until at least ``count`` generations hold a ``Reply.pause_after`` pause (each
+        has sent its first ``pause_after`` token lines). Raises ``TimeoutError``."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._paused_generations >= count, timeout):
+                raise TimeoutError(f"{self._paused_generations} of {count} generation(s) paused")
+
     # ------------------------------------------------------------------ internals
 
     def _record(
@@ -798,6 +821,11 @@ class OllamaDouble:
         with self._lock:
             self._active_generations += 1
             self._peak_generations = max(self._peak_generations, self._active_generations)
+
+    def _paused(self, change: int) -> None:
+        with self._changed:
+            self._paused_generations += change
+            self._changed.notify_all()
 
     def _generation_finished(self, client_gone: bool) -> None:
         with self._changed:
@@ -1123,6 +1151,19 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _hold(self, resume: threading.Event) -> None:
+        """Send nothing until ``resume`` is set; abort if the double is stopping."""
+        if resume.is_set():
+            return
+        double = self.double
+        double._paused(+1)
+        try:
+            while not resume.wait(0.05):
+                if double._stopping.is_set():
+                    raise _Aborted
+        finally:
+            double._paused(-1)
+
     def _sleep_until(self, deadline: float) -> None:
         """Wait until ``deadline`` (monotonic); abort early if the double is stopping."""
         if self.double._stopping.wait(max(0.0, deadline - time.monotonic())):
@@ -1415,7 +1456,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._sleep_until(paced.generation_start)
 
         def interrupt() -> bool:
-            """Apply drop_after / error_after once ``paced.emitted`` token lines went out."""
+            """Apply pause_after, drop_after and error_after once ``paced.emitted`` token lines
+            went out."""
+            if reply.resume is not None and paced.emitted == reply.pause_after:
+                self._hold(reply.resume)
             if reply.drop_after is not None and paced.emitted >= reply.drop_after:
                 raise _Aborted
             if reply.error_after is not None and paced.emitted >= reply.error_after:
