@@ -2,8 +2,9 @@
 
 Names and payloads are OpenAI's (``thread.run.created``, ``thread.message.delta``, ...), built
 by the same serializers as the REST API. Every event gets the next number of its run, is
-published at once, and is written to the database; the worker writes deltas in batches so
-the database is not written per token, while live delivery never waits for that write.
+written to the database and only then published: what a client was shown is stored, even
+when the worker is killed the next moment. The worker writes deltas in batches, so the
+database is not written per token: those that came while a write was under way go in the next.
 """
 
 import json
@@ -19,7 +20,9 @@ from entities.models import Message, Run, RunEvent, RunStep
 
 from .live import publish, run_group
 
-FLUSH_EVERY_SECONDS = 0.1
+# At most this long, or this many deltas, wait for their write while the engine is kept busy
+# (the model's chunks come faster than it takes them); otherwise each waits for one commit.
+FLUSH_EVERY_SECONDS = 0.05
 FLUSH_EVERY_EVENTS = 200
 
 TERMINAL_EVENTS = {
@@ -96,7 +99,15 @@ def record_events(
 
 
 class EventRecorder:
-    """The worker's side: numbers, publishes at once, persists in batches."""
+    """The worker's side: numbers events, writes them, then publishes them.
+
+    A delta (``emit(..., flush=False)``) waits for the next write: ``flush()``, which the
+    engine calls whenever it has nothing else to do (the model's next token is not there
+    yet), or after ``FLUSH_EVERY_EVENTS`` deltas or ``FLUSH_EVERY_SECONDS``. A slow model's
+    token goes out after one small commit; a fast one's share commits, since they pile up
+    while a write is under way. Each write is one commit for the deltas and the message's
+    progress (``on_flush``), so the stored message is always the text its deltas carried.
+    """
 
     def __init__(
         self,
@@ -110,50 +121,54 @@ class EventRecorder:
         self.seq = last_seq(run_id) if seq is None else seq
         self.pending: list[RunEvent] = []
         self.on_flush = on_flush
-        self._last_flush = time.monotonic()
+        self._waiting_since = 0.0  # when the oldest pending event was added
 
-    def _add(self, name: str, data: dict[str, Any]) -> str:
+    def _add(self, name: str, data: dict[str, Any]) -> None:
+        if not self.pending:
+            self._waiting_since = time.monotonic()
         self.seq += 1
-        payload = json.dumps(data)
-        self.pending.append(RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=payload))
-        return payload
+        self.pending.append(
+            RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=json.dumps(data))
+        )
 
     def emit(self, name: str, data: dict[str, Any], *, flush: bool = True) -> None:
-        """Deltas pass ``flush=False`` and go out at once, written in the next batch. Every
-        other event is written (with the batch before it) before it goes out, so a client that
-        acts on it (submits tool outputs, reconnects) finds it, and all before it, stored."""
+        """Deltas pass ``flush=False``: written (and sent) with the next batch. Every other
+        event is written at once, with the deltas before it."""
         if flush:
             self.emit_together((name, data))
             return
-        payload = self._add(name, data)
-        _live(self.run_id, self.seq, name, payload)
+        self._add(name, data)
         if (
             len(self.pending) >= FLUSH_EVERY_EVENTS
-            or time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
+            or time.monotonic() - self._waiting_since >= FLUSH_EVERY_SECONDS
         ):
             self.flush()
 
     def emit_together(self, *events: tuple[str, dict[str, Any]]) -> None:
-        """Events written in one batch (one commit, not one each), then sent out in order once
-        that commits (inside the caller's transaction: once the caller's commits)."""
-        first = self.seq + 1
-        payloads = [(name, self._add(name, data)) for name, data in events]
+        """Events written in one batch (one commit, not one each) with the deltas before
+        them, then sent out in order once that commits (inside the caller's transaction:
+        once the caller's commits)."""
+        for name, data in events:
+            self._add(name, data)
         self.flush()
 
-        def push() -> None:
-            for seq, (name, payload) in enumerate(payloads, start=first):
-                _live(self.run_id, seq, name, payload)
-
-        transaction.on_commit(push)
-
     def flush(self) -> None:
-        with transaction.atomic():  # one commit for the message's progress and the events
+        """Write the waiting events with the message's progress (one commit), then send
+        them out, once that commits."""
+        if not self.pending:
+            return
+        rows = self.pending
+        with transaction.atomic():
             if self.on_flush is not None:
                 self.on_flush()
-            if self.pending:
-                RunEvent.objects.bulk_create(self.pending)
-                self.pending = []
-        self._last_flush = time.monotonic()
+            RunEvent.objects.bulk_create(rows)
+            self.pending = []
+
+            def push() -> None:
+                for row in rows:
+                    _live(self.run_id, row.seq, row.event, row.data)
+
+            transaction.on_commit(push)
 
 
 def tool_call_delta(step_id: str, index: int, call: dict[str, Any]) -> dict[str, Any]:

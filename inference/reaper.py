@@ -35,8 +35,8 @@ def _reap_one(run_id: str) -> str | None:
             return None
         if run.heartbeat_at is not None and run.heartbeat_at >= stale:
             return None  # it came back to life meanwhile
-        # Deltas reach clients up to a batch before they are stored, so "nothing streamed" is
-        # judged by the message the first token opens (or its stored creation event).
+        # "Nothing streamed": no message was opened (the first token opens it, in the commit
+        # that stores it, before any client sees it).
         streamed = (
             run.messages.filter(role=Message.Role.ASSISTANT).exists()
             or run.events.filter(event="thread.message.created").exists()
