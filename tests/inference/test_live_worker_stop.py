@@ -6,6 +6,7 @@ cluster (which lets it finish). The model pauses mid-answer, so the stop comes w
 worker holds deltas it has just sent.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -160,6 +161,35 @@ def test_sigterm_to_the_worker_process_ends_its_run_at_once_as_shown(
         time.sleep(0.1)
         run = http.get(f"/threads/{run['thread_id']}/runs/{run['id']}").json()
     assert run["status"] == "completed"
+
+
+def test_sigterm_to_every_worker_process_ends_the_run_at_once_as_shown(
+    http: httpx.Client, stack: Stack, double: OllamaDouble, assistant_id: str
+) -> None:
+    # As a container runtime, honcho or systemd's default KillMode stop it: the whole group.
+    reply, resume = _paused_reply()
+    double.enqueue(reply)
+    assert stack.worker is not None
+    group = stack.worker.pid
+    stopped: list[int] = []
+
+    def stop() -> None:
+        stopped.append(_executing(stack, double))
+        os.killpg(group, signal.SIGTERM)
+
+    try:
+        thread_id, run_id, shown, names = _stream(http, assistant_id, stop)
+        assert _gone(stopped[0]), "the worker process did not exit"
+    finally:
+        resume.set()
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of it
+            os.killpg(group, signal.SIGKILL)
+        stack.worker.wait()
+        stack.start_worker()
+    assert names[-2:] == ["thread.run.failed", "done"]
+    run, stored = _stored(http, thread_id, run_id)
+    assert stored == shown == "".join(TOKENS[:SHOWN])
+    assert "SIGTERM" in run["last_error"]["message"], run["last_error"]
 
 
 def test_sigterm_to_the_worker_process_before_any_token_gives_the_run_to_another(
