@@ -125,15 +125,16 @@ class _Pump:
             except Exception:
                 log.warning("Closing the model stream thread's connection failed", exc_info=True)
 
-    def chunks(self, idle: Callable[[], None]) -> Iterator[Chunk]:
-        """The model's chunks; ``idle`` is called whenever the next one is not there yet."""
+    def chunks(self, idle: Callable[[], float | None]) -> Iterator[Chunk]:
+        """The model's chunks. Whenever the next one is not there yet, ``idle`` is called,
+        and again within the seconds it answers (None: when it likes)."""
         while True:
             try:
                 item = self._chunks.get_nowait()
             except queue.Empty:
-                idle()
+                again = idle()
                 try:
-                    item = self._chunks.get(timeout=0.1)
+                    item = self._chunks.get(timeout=0.1 if again is None else again)
                 except queue.Empty:
                     if self.cancelled.is_set():
                         return
@@ -319,7 +320,7 @@ class Turn:
         holdback, pump = round_.holdback, round_.pump
         for attempt in (1, 2):
             try:
-                for index, chunk in enumerate(pump.chunks(idle=self.recorder.flush)):
+                for index, chunk in enumerate(pump.chunks(idle=self.recorder.due)):
                     if index == 0:
                         self._store_host()
                     if chunk.thinking:  # kept with the round's message, if it says anything

@@ -20,9 +20,9 @@ from entities.models import Message, Run, RunEvent, RunStep
 
 from .live import publish, run_group
 
-# At most this long, or this many deltas, wait for their write while the engine is kept busy
-# (the model's chunks come faster than it takes them); otherwise each waits for one commit.
-FLUSH_EVERY_SECONDS = 0.05
+# Deltas are written at most this often (a fast model's tokens share commits: not one commit
+# per token at 1000 tok/s), or once this many wait.
+FLUSH_EVERY_SECONDS = 0.01
 FLUSH_EVERY_EVENTS = 200
 
 TERMINAL_EVENTS = {
@@ -101,12 +101,12 @@ def record_events(
 class EventRecorder:
     """The worker's side: numbers events, writes them, then publishes them.
 
-    A delta (``emit(..., flush=False)``) waits for the next write: ``flush()``, which the
-    engine calls whenever it has nothing else to do (the model's next token is not there
-    yet), or after ``FLUSH_EVERY_EVENTS`` deltas or ``FLUSH_EVERY_SECONDS``. A slow model's
-    token goes out after one small commit; a fast one's share commits, since they pile up
-    while a write is under way. Each write is one commit for the deltas and the message's
-    progress (``on_flush``), so the stored message is always the text its deltas carried.
+    A delta (``emit(..., flush=False)``) waits for the next write: at once when the last
+    write is ``FLUSH_EVERY_SECONDS`` old, else when it is (``due``, which the engine calls
+    while it waits for the model's next chunk), or once ``FLUSH_EVERY_EVENTS`` wait. A slow
+    model's token goes out after one small commit; a fast one's share commits, as they pile up
+    while the last write is under way or recent. Each write is one commit for the deltas and
+    the message's progress (``on_flush``), so the stored message is the text its deltas carried.
     """
 
     def __init__(
@@ -121,11 +121,9 @@ class EventRecorder:
         self.seq = last_seq(run_id) if seq is None else seq
         self.pending: list[RunEvent] = []
         self.on_flush = on_flush
-        self._waiting_since = 0.0  # when the oldest pending event was added
+        self._written_at = 0.0  # when the last write ended
 
     def _add(self, name: str, data: dict[str, Any]) -> None:
-        if not self.pending:
-            self._waiting_since = time.monotonic()
         self.seq += 1
         self.pending.append(
             RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=json.dumps(data))
@@ -138,11 +136,21 @@ class EventRecorder:
             self.emit_together((name, data))
             return
         self._add(name, data)
-        if (
-            len(self.pending) >= FLUSH_EVERY_EVENTS
-            or time.monotonic() - self._waiting_since >= FLUSH_EVERY_SECONDS
-        ):
+        if len(self.pending) >= FLUSH_EVERY_EVENTS:
             self.flush()
+        else:
+            self.due()
+
+    def due(self) -> float | None:
+        """Write the waiting deltas if it is time; else how many seconds until it is (None:
+        nothing waits)."""
+        if not self.pending:
+            return None
+        wait = self._written_at + FLUSH_EVERY_SECONDS - time.monotonic()
+        if wait > 0:
+            return wait
+        self.flush()
+        return None
 
     def emit_together(self, *events: tuple[str, dict[str, Any]]) -> None:
         """Events written in one batch (one commit, not one each) with the deltas before
@@ -169,6 +177,7 @@ class EventRecorder:
                     _live(self.run_id, row.seq, row.event, row.data)
 
             transaction.on_commit(push)
+        self._written_at = time.monotonic()
 
 
 def tool_call_delta(step_id: str, index: int, call: dict[str, Any]) -> dict[str, Any]:
