@@ -166,17 +166,17 @@ class EventRecorder:
         if not self.pending:
             return
         rows = self.pending
+
+        def push() -> None:
+            for row in rows:
+                _live(self.run_id, row.seq, row.event, row.data)
+
         with transaction.atomic():
             if self.on_flush is not None:
                 self.on_flush()
             RunEvent.objects.bulk_create(rows)
-            self.pending = []
-
-            def push() -> None:
-                for row in rows:
-                    _live(self.run_id, row.seq, row.event, row.data)
-
             transaction.on_commit(push)
+        self.pending = []  # only once written: a failed write is tried again with the next
         self._written_at = time.monotonic()
 
 

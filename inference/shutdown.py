@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 HAND_BACK_SECONDS = 10.0
 
 WORKER_STOPPED = (
-    "The worker running this run was stopped (SIGTERM) before it finished: the server was "
-    "shut down or restarted. Start the run again."
+    "The worker running this run was told to stop (SIGTERM) before it finished, as when the "
+    "server shuts down or restarts. Start the run again."
 )
 
 
