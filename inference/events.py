@@ -20,9 +20,11 @@ from entities.models import Message, Run, RunEvent, RunStep
 
 from .live import publish, run_group
 
-# Deltas are written at most this often (a fast model's tokens share commits: not one commit
-# per token at 1000 tok/s), or once this many wait.
+# Deltas are written at most this often, and no sooner after a write than this many times the
+# time it took (a fast model's tokens share commits, more of them when writing is slow: the
+# worker spends at most a quarter of its time writing deltas), or once this many wait.
 FLUSH_EVERY_SECONDS = 0.01
+FLUSH_SPACING = 3.0
 FLUSH_EVERY_EVENTS = 200
 
 TERMINAL_EVENTS = {
@@ -101,12 +103,13 @@ def record_events(
 class EventRecorder:
     """The worker's side: numbers events, writes them, then publishes them.
 
-    A delta (``emit(..., flush=False)``) waits for the next write: at once when the last
-    write is ``FLUSH_EVERY_SECONDS`` old, else when it is (``due``, which the engine calls
-    while it waits for the model's next chunk), or once ``FLUSH_EVERY_EVENTS`` wait. A slow
-    model's token goes out after one small commit; a fast one's share commits, as they pile up
-    while the last write is under way or recent. Each write is one commit for the deltas and
-    the message's progress (``on_flush``), so the stored message is the text its deltas carried.
+    A delta (``emit(..., flush=False)``) waits for the next write: at once when the last one
+    is far enough behind (``FLUSH_EVERY_SECONDS``, ``FLUSH_SPACING``), else as soon as it is
+    (``due``, which the engine calls while it waits for the model's next chunk), or once
+    ``FLUSH_EVERY_EVENTS`` wait. A slow model's token goes out after one small commit; a fast
+    one's share commits, as they pile up while the last write is under way or recent. Each
+    write is one commit for the deltas and the message's progress (``on_flush``), so the stored
+    message is the text its deltas carried.
     """
 
     def __init__(
@@ -121,7 +124,7 @@ class EventRecorder:
         self.seq = last_seq(run_id) if seq is None else seq
         self.pending: list[RunEvent] = []
         self.on_flush = on_flush
-        self._written_at = 0.0  # when the last write ended
+        self._next_write_at = 0.0  # the soonest the next write of deltas may begin
 
     def _add(self, name: str, data: dict[str, Any]) -> None:
         self.seq += 1
@@ -146,7 +149,7 @@ class EventRecorder:
         nothing waits)."""
         if not self.pending:
             return None
-        wait = self._written_at + FLUSH_EVERY_SECONDS - time.monotonic()
+        wait = self._next_write_at - time.monotonic()
         if wait > 0:
             return wait
         self.flush()
@@ -165,7 +168,7 @@ class EventRecorder:
         them out, once that commits."""
         if not self.pending:
             return
-        rows = self.pending
+        rows, began = self.pending, time.monotonic()
 
         def push() -> None:
             for row in rows:
@@ -177,7 +180,8 @@ class EventRecorder:
             RunEvent.objects.bulk_create(rows)
             transaction.on_commit(push)
         self.pending = []  # only once written: a failed write is tried again with the next
-        self._written_at = time.monotonic()
+        ended = time.monotonic()
+        self._next_write_at = ended + max(FLUSH_EVERY_SECONDS, FLUSH_SPACING * (ended - began))
 
 
 def tool_call_delta(step_id: str, index: int, call: dict[str, Any]) -> dict[str, Any]:
