@@ -12,7 +12,7 @@ resumes it. Every way out ends the run in one status with its events: nothing is
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -125,14 +125,20 @@ class _Pump:
             except Exception:
                 log.warning("Closing the model stream thread's connection failed", exc_info=True)
 
-    def __iter__(self) -> Iterator[Chunk]:
+    def chunks(self, idle: Callable[[], float | None]) -> Iterator[Chunk]:
+        """The model's chunks. Whenever the next one is not there yet, ``idle`` is called,
+        and again within the seconds it answers (None: when it likes)."""
         while True:
             try:
-                item = self._chunks.get(timeout=0.1)
+                item = self._chunks.get_nowait()
             except queue.Empty:
-                if self.cancelled.is_set():
-                    return
-                continue
+                again = idle()
+                try:
+                    item = self._chunks.get(timeout=0.1 if again is None else again)
+                except queue.Empty:
+                    if self.cancelled.is_set():
+                        return
+                    continue
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -217,19 +223,22 @@ class Turn:
             )
 
     def _say(self, text: str) -> None:
+        """A delta of the round's message: stored with the next batch, then sent."""
         if not text:
             return
-        if self.message is None:
-            self._open_message()
-        assert self.message is not None
         self.text.append(text)
+        if self.message is None:
+            self._open_message(first=text)
+            return
         self.recorder.emit(
             "thread.message.delta", ev.text_delta(self.message.id, text), flush=False
         )
 
-    def _open_message(self) -> None:
-        """The round's message and its step, with their four opening events: one commit."""
+    def _open_message(self, *, first: str | None = None) -> None:
+        """The round's message and its step, with their four opening events and the
+        ``first`` delta: one commit."""
         run = self.run
+        self._saved_len = 0  # of this message's text
         with transaction.atomic():
             self.message = Message.objects.create(
                 thread_id=run.thread_id,
@@ -248,12 +257,15 @@ class Turn:
                 },
             )
             self.step.run = run
-            self.recorder.emit_together(
+            opening = [
                 ev.step_event(self.step, "created"),
                 ev.step_event(self.step, "in_progress"),
                 ev.message_event(self.message, "created"),
                 ev.message_event(self.message, "in_progress"),
-            )
+            ]
+            if first:
+                opening.append(("thread.message.delta", ev.text_delta(self.message.id, first)))
+            self.recorder.emit_together(*opening)
 
     def _close_message(self, *, incomplete: str | None = None, error: Any = None) -> None:
         if self.message is None:
@@ -272,9 +284,10 @@ class Turn:
         else:
             message.status = Message.Status.COMPLETED
             message.completed_at = now
-        message.save()
-        self._saved_len = len(self.text)
-        self.recorder.emit(*ev.message_event(message, message.status))
+        with transaction.atomic():  # one commit with the deltas still waiting to be written
+            message.save()
+            self._saved_len = len(self.text)
+            self.recorder.emit(*ev.message_event(message, message.status))
         status = {
             "run_cancelled": RunStep.Status.CANCELLED,
             "run_failed": RunStep.Status.FAILED,
@@ -307,7 +320,7 @@ class Turn:
         holdback, pump = round_.holdback, round_.pump
         for attempt in (1, 2):
             try:
-                for index, chunk in enumerate(pump):
+                for index, chunk in enumerate(pump.chunks(idle=self.recorder.due)):
                     if index == 0:
                         self._store_host()
                     if chunk.thinking:  # kept with the round's message, if it says anything

@@ -2,8 +2,9 @@
 
 Names and payloads are OpenAI's (``thread.run.created``, ``thread.message.delta``, ...), built
 by the same serializers as the REST API. Every event gets the next number of its run, is
-published at once, and is written to the database; the worker writes deltas in batches so
-the database is not written per token, while live delivery never waits for that write.
+written to the database and only then published: what a client was shown is stored, even
+when the worker is killed the next moment. The worker writes deltas in batches, so the
+database is not written per token: those that came while a write was under way go in the next.
 """
 
 import json
@@ -19,7 +20,11 @@ from entities.models import Message, Run, RunEvent, RunStep
 
 from .live import publish, run_group
 
-FLUSH_EVERY_SECONDS = 0.1
+# Deltas are written at most this often, and no sooner after a write than this many times the
+# time it took (a fast model's tokens share commits, more of them when writing is slow: the
+# worker spends at most a quarter of its time writing deltas), or once this many wait.
+FLUSH_EVERY_SECONDS = 0.01
+FLUSH_SPACING = 3.0
 FLUSH_EVERY_EVENTS = 200
 
 TERMINAL_EVENTS = {
@@ -96,7 +101,16 @@ def record_events(
 
 
 class EventRecorder:
-    """The worker's side: numbers, publishes at once, persists in batches."""
+    """The worker's side: numbers events, writes them, then publishes them.
+
+    A delta (``emit(..., flush=False)``) waits for the next write: at once when the last one
+    is far enough behind (``FLUSH_EVERY_SECONDS``, ``FLUSH_SPACING``), else as soon as it is
+    (``due``, which the engine calls while it waits for the model's next chunk), or once
+    ``FLUSH_EVERY_EVENTS`` wait. A slow model's token goes out after one small commit; a fast
+    one's share commits, as they pile up while the last write is under way or recent. Each
+    write is one commit for the deltas and the message's progress (``on_flush``), so the stored
+    message is the text its deltas carried.
+    """
 
     def __init__(
         self,
@@ -110,50 +124,64 @@ class EventRecorder:
         self.seq = last_seq(run_id) if seq is None else seq
         self.pending: list[RunEvent] = []
         self.on_flush = on_flush
-        self._last_flush = time.monotonic()
+        self._next_write_at = 0.0  # the soonest the next write of deltas may begin
 
-    def _add(self, name: str, data: dict[str, Any]) -> str:
+    def _add(self, name: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        payload = json.dumps(data)
-        self.pending.append(RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=payload))
-        return payload
+        self.pending.append(
+            RunEvent(run_id=self.run_id, seq=self.seq, event=name, data=json.dumps(data))
+        )
 
     def emit(self, name: str, data: dict[str, Any], *, flush: bool = True) -> None:
-        """Deltas pass ``flush=False`` and go out at once, written in the next batch. Every
-        other event is written (with the batch before it) before it goes out, so a client that
-        acts on it (submits tool outputs, reconnects) finds it, and all before it, stored."""
+        """Deltas pass ``flush=False``: written (and sent) with the next batch. Every other
+        event is written at once, with the deltas before it."""
         if flush:
             self.emit_together((name, data))
             return
-        payload = self._add(name, data)
-        _live(self.run_id, self.seq, name, payload)
-        if (
-            len(self.pending) >= FLUSH_EVERY_EVENTS
-            or time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
-        ):
+        self._add(name, data)
+        if len(self.pending) >= FLUSH_EVERY_EVENTS:
             self.flush()
+        else:
+            self.due()
+
+    def due(self) -> float | None:
+        """Write the waiting deltas if it is time; else how many seconds until it is (None:
+        nothing waits)."""
+        if not self.pending:
+            return None
+        wait = self._next_write_at - time.monotonic()
+        if wait > 0:
+            return wait
+        self.flush()
+        return None
 
     def emit_together(self, *events: tuple[str, dict[str, Any]]) -> None:
-        """Events written in one batch (one commit, not one each), then sent out in order once
-        that commits (inside the caller's transaction: once the caller's commits)."""
-        first = self.seq + 1
-        payloads = [(name, self._add(name, data)) for name, data in events]
+        """Events written in one batch (one commit, not one each) with the deltas before
+        them, then sent out in order once that commits (inside the caller's transaction:
+        once the caller's commits)."""
+        for name, data in events:
+            self._add(name, data)
         self.flush()
 
-        def push() -> None:
-            for seq, (name, payload) in enumerate(payloads, start=first):
-                _live(self.run_id, seq, name, payload)
-
-        transaction.on_commit(push)
-
     def flush(self) -> None:
-        with transaction.atomic():  # one commit for the message's progress and the events
+        """Write the waiting events with the message's progress (one commit), then send
+        them out, once that commits."""
+        if not self.pending:
+            return
+        rows, began = self.pending, time.monotonic()
+
+        def push() -> None:
+            for row in rows:
+                _live(self.run_id, row.seq, row.event, row.data)
+
+        with transaction.atomic():
             if self.on_flush is not None:
                 self.on_flush()
-            if self.pending:
-                RunEvent.objects.bulk_create(self.pending)
-                self.pending = []
-        self._last_flush = time.monotonic()
+            RunEvent.objects.bulk_create(rows)
+            transaction.on_commit(push)
+        self.pending = []  # only once written: a failed write is tried again with the next
+        ended = time.monotonic()
+        self._next_write_at = ended + max(FLUSH_EVERY_SECONDS, FLUSH_SPACING * (ended - began))
 
 
 def tool_call_delta(step_id: str, index: int, call: dict[str, Any]) -> dict[str, Any]:

@@ -86,11 +86,17 @@ class _Publisher(threading.Thread):
         if isinstance(self.layer, EmbeddedChannelLayer):
             while True:
                 for group, message in self._waiting():
+                    if group == _SENT:
+                        message["sent"].set()
+                        continue
                     self._send_to_socket(group, message)
         else:
             loop = asyncio.new_event_loop()
             while True:
                 for group, message in self._waiting():
+                    if group == _SENT:
+                        message["sent"].set()
+                        continue
                     try:
                         loop.run_until_complete(self.layer.group_send(group, message))
                     except Exception:  # a broken layer must not kill publishing for good
@@ -120,6 +126,17 @@ class _Publisher(threading.Thread):
 
 _publisher: _Publisher | None = None
 _publisher_lock = threading.Lock()
+_SENT = ""  # not a group: a marker that sets its event once everything before it was sent
+
+
+def wait_sent(timeout: float) -> bool:
+    """Wait until everything published so far was sent on (a worker about to exit)."""
+    publisher = _publisher
+    if publisher is None or not publisher.is_alive():
+        return True
+    sent = threading.Event()
+    publisher.queue.put((_SENT, {"sent": sent}))
+    return sent.wait(timeout)
 
 
 def publish(group: str, message: dict[str, Any]) -> None:

@@ -24,7 +24,13 @@ WORKER_LOST = (
 )
 
 
-def _reap_one(run_id: str) -> str | None:
+def release(run_id: str, *, why: str) -> str | None:
+    """End (or requeue) a running run its worker gives up as it stops, as the reaper would,
+    at once and with ``why`` as its ``last_error``; the outcome."""
+    return _reap_one(run_id, why=why, stale_only=False)
+
+
+def _reap_one(run_id: str, *, why: str = WORKER_LOST, stale_only: bool = True) -> str | None:
     from .tasks import enqueue_run
 
     now = timezone.now()
@@ -33,10 +39,10 @@ def _reap_one(run_id: str) -> str | None:
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in (Run.Status.IN_PROGRESS, Run.Status.CANCELLING):
             return None
-        if run.heartbeat_at is not None and run.heartbeat_at >= stale:
+        if stale_only and run.heartbeat_at is not None and run.heartbeat_at >= stale:
             return None  # it came back to life meanwhile
-        # Deltas reach clients up to a batch before they are stored, so "nothing streamed" is
-        # judged by the message the first token opens (or its stored creation event).
+        # "Nothing streamed": no message was opened (the first token opens it, in the commit
+        # that stores it, before any client sees it).
         streamed = (
             run.messages.filter(role=Message.Role.ASSISTANT).exists()
             or run.events.filter(event="thread.message.created").exists()
@@ -52,7 +58,7 @@ def _reap_one(run_id: str) -> str | None:
         else:
             outcome, reason = Run.Status.FAILED, "run_failed"
             run.failed_at = now
-            run.last_error = {"code": "server_error", "message": WORKER_LOST}
+            run.last_error = {"code": "server_error", "message": why}
         for message in open_messages:
             if reason is None:
                 message.delete()  # nothing was said; the retry starts a fresh message

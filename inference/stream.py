@@ -1,8 +1,8 @@
 """Reading a run's events in order: replay from the database, then follow live.
 
-Live messages can arrive before earlier events are written (the worker writes in batches) or
-be missed (a subscriber joins late); each gap is filled from the database, so a client sees
-every event once, in order. SSE responses and websocket consumers both read through here.
+Events are stored before they are published, but a live message can still be missed (a
+subscriber joins late, a layer drops one); each gap is filled from the database, so a client
+sees every event once, in order. SSE responses and websocket consumers both read through here.
 """
 
 import asyncio

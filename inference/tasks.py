@@ -29,6 +29,8 @@ def enqueue_run(run_id: str) -> None:
 
 
 def execute_run(run_id: str) -> None:
+    from . import shutdown
     from .engine import execute_run as execute
 
-    execute(run_id)
+    with shutdown.task(run_id):
+        execute(run_id)

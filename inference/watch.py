@@ -11,6 +11,7 @@ from django.utils import timezone
 from entities.models import Run
 from tools.sandbox.supervise import Cancellation
 
+from . import shutdown
 from .providers import ChatStream
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ class RunWatch(threading.Thread):
         self._code: Cancellation | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
+
+    def start(self) -> None:
+        shutdown.executing(self.run_id)  # the run is this worker's: a SIGTERM hands it back
+        super().start()
 
     def attach(self, stream: ChatStream) -> None:
         with self._lock:
