@@ -107,6 +107,7 @@ def validate_json_schema(value: Any, where: str = "parameters") -> None:
     """A function's parameters must be a JSON Schema object that passes its meta-schema."""
     if not isinstance(value, dict):
         raise ValidationError(f"{where} must be a JSON Schema object.")
+    validate_text(value, where)
     try:
         validator_for(value).check_schema(value)
     except SchemaError as exc:
@@ -170,6 +171,7 @@ def validate_tools(value: Any) -> None:
 def validate_tool_resources(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("tool_resources must be an object.")
+    validate_text(value, "tool_resources")
     unknown = set(value) - {"code_interpreter", "file_search"}
     if unknown:
         raise ValidationError(f"tool_resources has unknown field(s): {', '.join(sorted(unknown))}.")
@@ -185,6 +187,7 @@ def validate_tool_resources(value: Any) -> None:
 def validate_response_format(value: Any) -> None:
     if value == "auto":
         return
+    validate_text(value, "response_format")
     if not isinstance(value, dict) or value.get("type") not in (
         "text",
         "json_object",

@@ -299,3 +299,40 @@ def test_only_json_bodies_outside_file_uploads(as_alice: APIClient) -> None:
     form = as_alice.post("/v1/threads", {"metadata": '{"k": "\\ud800"}'}, format="multipart")
     assert form.status_code == 415, form.content
     assert form.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("metadata", '{"k": "\\ud800"}'),
+        ("tools", '[{"type": "function", "function": {"name": "f", "description": "\\udc00"}}]'),
+        ("tool_resources", '{"code_interpreter": {"file_ids": ["\\ud800"]}}'),
+        ("response_format", '{"type": "json_schema", "json_schema": {"name": "\\ud800"}}'),
+    ],
+)
+def test_the_admin_refuses_unstorable_text_in_json_fields(
+    operator: User, alice: User, field: str, value: str
+) -> None:
+    """The admin's JSON fields decode escapes too; their validators hold the same check.
+
+    (The form shown again with the error cannot be encoded, a 500 of the admin's own,
+    reported; what matters here is that nothing is stored for the API to choke on.)"""
+    from django.test import Client
+
+    from entities.models import Assistant
+
+    console = Client(raise_request_exception=False)
+    assert console.login(username="operator", password="s3cret-pass")
+    form = {
+        "owner": alice.id,
+        "name": "Checker",
+        "model": "llama3.1",
+        "tools": "[]",
+        "tool_resources": "{}",
+        "response_format": '"auto"',
+        "metadata": "{}",
+        field: value,
+    }
+    response = console.post("/admin/entities/assistant/add/", form)
+    assert response.status_code != 302, "saved"
+    assert not Assistant.objects.exists()
