@@ -336,3 +336,17 @@ def test_the_admin_refuses_unstorable_text_in_json_fields(
     response = console.post("/admin/entities/assistant/add/", form)
     assert response.status_code != 302, "saved"
     assert not Assistant.objects.exists()
+
+
+def test_ids_in_the_path_and_query_are_checked_as_body_text_is(as_alice: APIClient) -> None:
+    """PostgreSQL refuses a lookup by a string with NUL in it, which was a 500."""
+    thread = as_alice.post("/v1/threads", {}).json()
+    for url, param in (
+        ("/v1/threads/thread_x%00y", "thread_id"),
+        (f"/v1/threads/{thread['id']}/messages/msg_%00", "message_id"),
+        ("/v1/assistants?after=asst_%00", "after"),
+        (f"/v1/threads/{thread['id']}/messages?before=%00", "before"),
+    ):
+        answer = error(as_alice.get(url))
+        assert (answer["param"], answer["code"]) == (param, "invalid_value"), (url, answer)
+    assert as_alice.get(f"/v1/threads/{thread['id']}/messages?after=msg_0").status_code == 200
