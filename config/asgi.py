@@ -11,9 +11,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config import body_limit  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from inference.background import LiveEventsMiddleware, start_reaper  # noqa: E402
 
+body_limit.install()
 start_reaper()
 
 application = LiveEventsMiddleware(

@@ -185,11 +185,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only, as in OpenAI's API (multipart where a file is uploaded): the parsers refuse
+    # text that cannot be stored, and a form field's JSON-as-text would slip past them.
+    "DEFAULT_PARSER_CLASSES": ["entities.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "entities.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "entities.api.schema.EntitiesAutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -18,26 +18,76 @@ MAX_TOOLS = 128
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\0" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+# How deep objects and lists may nest in a request (a JSON Schema 30 levels deep fits): past it
+# the recursive code that reads them (the JSON decoder, jsonschema, the serializers) would
+# raise RecursionError, which is a 500.
+MAX_JSON_DEPTH = 64
+
+# PostgreSQL cannot store NUL, in text or in JSON. A lone surrogate (half of a UTF-16 pair,
+# which JSON's "\ud800" escape can name) is not a character: it is stored, and then no
+# response that holds it can be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def validate_no_nul(value: Any, where: str) -> None:
-    """PostgreSQL cannot store the NUL character, in text or in JSON, so it is refused."""
-    if _has_nul(value):
-        raise ValidationError(f"{where} must not contain the NUL character (\\u0000).")
+class NestedTooDeep(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"it is nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def _fault(text: str) -> str | None:
+    """What in ``text`` cannot be stored, as the end of a sentence; None when all of it can."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\0":
+        return "the NUL character (\\u0000)"
+    return f"a lone surrogate (\\u{ord(found.group()):04x}), half of a UTF-16 pair and no character"
+
+
+def unstorable_text(value: Any, where: str = "") -> tuple[str, str] | None:
+    """The path (``messages[0].content``) of the first string in ``value``, keys included, that
+    cannot be stored, and the message that says why; None when every string can be.
+
+    Raises ``NestedTooDeep`` past ``MAX_JSON_DEPTH`` levels. It walks with a stack of its own,
+    not by recursion, so any depth the JSON decoder produced is safe to walk.
+    """
+    pending = [(value, where, 0)]
+    while pending:
+        item, path, depth = pending.pop()
+        if isinstance(item, str):
+            if fault := _fault(item):
+                return path, f"{path or 'The request body'} must not contain {fault}."
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise NestedTooDeep()
+        if isinstance(item, list):
+            children = [(child, f"{path}[{index}]") for index, child in enumerate(item)]
+        else:
+            children = []
+            for key, child in item.items():
+                if isinstance(key, str) and (fault := _fault(key)):
+                    return path, f"{path or 'The request body'} must not have a key with {fault}."
+                children.append((child, f"{path}.{key}" if path else str(key)))
+        pending.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
+    return None
+
+
+def validate_text(value: Any, where: str) -> None:
+    """Refuse text that cannot be stored (see ``unstorable_text``), anywhere in ``value``."""
+    try:
+        fault = unstorable_text(value, where)
+    except NestedTooDeep as exc:
+        raise ValidationError(f"{where}: {exc}") from None
+    if fault is not None:
+        raise ValidationError(fault[1])
 
 
 def validate_metadata(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("metadata must be an object of string keys and string values.")
-    validate_no_nul(value, "metadata")
+    validate_text(value, "metadata")
     if len(value) > METADATA_MAX_PAIRS:
         raise ValidationError(f"metadata can have at most {METADATA_MAX_PAIRS} pairs.")
     for key, item in value.items():
@@ -57,6 +107,7 @@ def validate_json_schema(value: Any, where: str = "parameters") -> None:
     """A function's parameters must be a JSON Schema object that passes its meta-schema."""
     if not isinstance(value, dict):
         raise ValidationError(f"{where} must be a JSON Schema object.")
+    validate_text(value, where)
     try:
         validator_for(value).check_schema(value)
     except SchemaError as exc:
@@ -91,7 +142,7 @@ def validate_tools(value: Any) -> None:
         raise ValidationError("tools must be a list of tool objects.")
     if len(value) > MAX_TOOLS:
         raise ValidationError(f"tools can have at most {MAX_TOOLS} items.")
-    validate_no_nul(value, "tools")
+    validate_text(value, "tools")
     names: set[str] = set()
     for index, tool in enumerate(value):
         where = f"tools[{index}]"
@@ -120,6 +171,7 @@ def validate_tools(value: Any) -> None:
 def validate_tool_resources(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("tool_resources must be an object.")
+    validate_text(value, "tool_resources")
     unknown = set(value) - {"code_interpreter", "file_search"}
     if unknown:
         raise ValidationError(f"tool_resources has unknown field(s): {', '.join(sorted(unknown))}.")
@@ -135,6 +187,7 @@ def validate_tool_resources(value: Any) -> None:
 def validate_response_format(value: Any) -> None:
     if value == "auto":
         return
+    validate_text(value, "response_format")
     if not isinstance(value, dict) or value.get("type") not in (
         "text",
         "json_object",
@@ -181,6 +234,8 @@ def validate_truncation_strategy(value: Any) -> None:
 def normalize_message_content(value: Any) -> list[dict]:
     """A string or a list of content parts in, the stored Assistants v2 content parts out."""
     if isinstance(value, str):
+        if not value:
+            raise ValidationError("content must not be empty.")
         return [{"type": "text", "text": {"value": value, "annotations": []}}]
     if not isinstance(value, list) or not value:
         raise ValidationError("content must be a string or a non-empty list of content parts.")
@@ -189,6 +244,8 @@ def normalize_message_content(value: Any) -> list[dict]:
         where = f"content[{index}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
+            if not part["text"]:
+                raise ValidationError(f"{where}.text must not be empty.")
             parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
         elif kind == "image_file" and isinstance(part.get("image_file"), dict):
             image = part["image_file"]

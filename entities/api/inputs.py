@@ -16,7 +16,6 @@ from entities.validation import (
     validate_function_name,
     validate_json_schema,
     validate_metadata,
-    validate_no_nul,
     validate_response_format,
     validate_tool_choice,
     validate_tool_resources,
@@ -26,9 +25,6 @@ from entities.validation import (
 
 # The largest integer a database integer column holds.
 MAX_INT = 2**31 - 1
-
-# Sent by Django's HTML forms in the browsable API, not by API clients.
-_FORM_FIELDS = {"csrfmiddlewaretoken"}
 
 
 class Text(serializers.CharField):
@@ -42,26 +38,31 @@ class Text(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class Boolean(serializers.BooleanField):
+    """``true`` or ``false`` as JSON has them; DRF's own also takes "yes", "on", 1, "0" ..."""
+
+    default_error_messages = {"invalid": "Expected a boolean (true or false)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is not True and data is not False:
+            self.fail("invalid")
+        return bool(data)
+
+
 class Input(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, Mapping):
             raise serializers.ValidationError(
                 {"non_field_errors": ["The request body must be a JSON object."]}
             )
-        unknown = sorted(set(data) - set(self.fields) - _FORM_FIELDS)
+        unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError(
                 {unknown[0]: [f"Unrecognized request argument supplied: {unknown[0]}"]},
                 code="unknown_parameter",
             )
-        value = super().to_internal_value(data)
-        # Text fields refuse NUL themselves; this catches it in JSON (content, tools, metadata).
-        for name, item in data.items():
-            try:
-                validate_no_nul(item, name)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError({name: exc.messages}) from None
-        return value
+        # Text that cannot be stored was refused by the parser (entities.api.parsers).
+        return super().to_internal_value(data)
 
 
 class JSONObjectField(serializers.JSONField):
@@ -177,7 +178,7 @@ class RunInput(Input):
     metadata = metadata_field()
     temperature = serializers.FloatField(min_value=0, max_value=2, allow_null=True)
     top_p = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
-    stream = serializers.BooleanField(allow_null=True)
+    stream = Boolean(allow_null=True)
     max_prompt_tokens = serializers.IntegerField(min_value=1, max_value=MAX_INT, allow_null=True)
     max_completion_tokens = serializers.IntegerField(
         min_value=1, max_value=MAX_INT, allow_null=True
@@ -186,7 +187,7 @@ class RunInput(Input):
         allow_null=True, validators=[validate_truncation_strategy]
     )
     tool_choice = serializers.JSONField(allow_null=True, validators=[validate_tool_choice])
-    parallel_tool_calls = serializers.BooleanField()
+    parallel_tool_calls = Boolean()
     response_format = serializers.JSONField(allow_null=True, validators=[validate_response_format])
     thread = ThreadInput(allow_null=True)
     # null leaves the thread's own tool_resources as they are.
@@ -214,13 +215,13 @@ class ToolOutputInput(Input):
 
 class SubmitToolOutputsInput(Input):
     tool_outputs = ToolOutputInput(many=True, allow_empty=False)
-    stream = serializers.BooleanField(required=False, allow_null=True)
+    stream = Boolean(required=False, allow_null=True)
 
 
 class UserInput(Input):
     name = Text(max_length=200)
     email = serializers.EmailField(allow_blank=True)
-    is_admin = serializers.BooleanField()
+    is_admin = Boolean()
     username = Text(max_length=150, help_text="Gives the user a login.")
     password = Text(max_length=128, write_only=True)
 
@@ -242,7 +243,7 @@ class FunctionDefinitionInput(Input):
     name = Text(max_length=64, validators=[validate_function_name])
     description = Text(allow_blank=True, max_length=4096)
     parameters = serializers.JSONField(validators=[validate_json_schema])
-    strict = serializers.BooleanField()
+    strict = Boolean()
 
     def __init__(self, *args: Any, creating: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,12 +1,32 @@
-"""Refuse oversized request bodies with 413 before anything reads them."""
+"""Refuse oversized request bodies with 413 before anything reads them.
+
+Under daphne the limit is held earlier still, while the body arrives (config/body_limit.py);
+this middleware holds it under any other server, with the same limits and the same answer.
+"""
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .errors import error_body
+
+
+def body_limit(content_type: str) -> int | None:
+    """``MAX_UPLOAD_BYTES`` for multipart file uploads, ``MAX_REQUEST_BYTES`` for the rest."""
+    if content_type.startswith("multipart/form-data"):
+        return settings.MAX_UPLOAD_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def too_large_body(length: int, limit: int) -> dict[str, Any]:
+    return error_body(
+        f"The request body is {length} bytes; the limit is {limit} bytes.",
+        status_code=413,
+        code="request_too_large",
+    )
 
 
 def _body_size(request: HttpRequest) -> int:
@@ -29,23 +49,14 @@ def _body_size(request: HttpRequest) -> int:
 
 
 class RequestSizeLimitMiddleware:
-    """DRF parses JSON from the raw stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
-
-    So the limit is held here: ``MAX_REQUEST_BYTES`` for bodies, ``MAX_UPLOAD_BYTES`` for
-    multipart file uploads.
-    """
+    """DRF parses JSON from the raw stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check,
+    so the limit is held here."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data")
-        limit = settings.MAX_UPLOAD_BYTES if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = body_limit(request.META.get("CONTENT_TYPE", ""))
         if limit is not None and (length := _body_size(request)) > limit:
-            body = error_body(
-                f"The request body is {length} bytes; the limit is {limit} bytes.",
-                status_code=413,
-                code="request_too_large",
-            )
-            return JsonResponse(body, status=413)
+            return JsonResponse(too_large_body(length, limit), status=413)
         return self.get_response(request)

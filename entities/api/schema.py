@@ -45,6 +45,7 @@ ERROR_RESPONSES = {
     "404": "No such object, or not one the key's user can see.",
     "409": "The object's state does not allow this now (e.g. the thread has an active run).",
     "413": "The request body is over the server's limit.",
+    "415": "The body is not JSON (uploads to /v1/files: multipart/form-data).",
     "503": "A dependency (the database) is unavailable; retry after `Retry-After` seconds.",
 }
 

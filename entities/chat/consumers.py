@@ -24,6 +24,7 @@ from rest_framework.exceptions import APIException
 from entities import selectors
 from entities.api.errors import error_body, exception_handler
 from entities.api.inputs import MessageInput
+from entities.api.parsers import check_json
 from entities.api.wire import RunSerializer
 from entities.errors import EntitiesError, InvalidRequest
 from entities.models import Run, User
@@ -186,10 +187,15 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
             return  # refused; the close is on its way
         try:
             frame = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             frame = None
         if not isinstance(frame, dict):
             await self._error(InvalidRequest("Each frame is a JSON object with a 'type'."), None)
+            return
+        try:
+            check_json(frame)  # as a REST body is checked: text that cannot be stored, depth
+        except APIException as exc:
+            await self._error(exc, frame.get("id"))
             return
         await self.receive_json(frame)
 

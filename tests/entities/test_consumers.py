@@ -513,6 +513,32 @@ def test_bad_frames_get_the_apis_error_shape(
     assert thread.messages.count() == 0
 
 
+def test_a_frame_with_text_that_cannot_be_stored_is_refused_as_the_api_refuses_it(
+    thread: Thread, as_erin: Callable[[Thread], WebsocketCommunicator]
+) -> None:
+    async def scenario() -> None:
+        socket = as_erin(thread)
+        await join(socket)
+        for text, param in (
+            ('{"type": "message.create", "id": 1, "content": "a\\ud800b"}', "content"),
+            ('{"type": "message.create", "id": 1, "content": "a\\u0000b"}', "content"),
+            (
+                '{"type": "message.create", "id": 1, "content": "x", "metadata": {"k": "\\udc00"}}',
+                "metadata.k",
+            ),
+            ('{"type": "message.create", "id": 1, "content": ""}', "content"),
+            ('{"type": "message.create", "id": 1, "x": ' + "[" * 100 + "]" * 100 + "}", None),
+        ):
+            await socket.send_to(text_data=text)
+            reply: Frame = await socket.receive_json_from()
+            assert (reply["type"], reply["error"]["param"]) == ("error", param), reply
+            assert reply["error"]["type"] == "invalid_request_error", reply
+        await socket.disconnect()
+
+    run_async(scenario)
+    assert thread.messages.count() == 0
+
+
 def test_the_sender_gets_each_event_once_even_when_the_new_run_notice_comes_late(
     thread: Thread,
     assistant: Assistant,

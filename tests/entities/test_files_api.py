@@ -64,3 +64,17 @@ def test_content_ignores_what_the_client_accepts(as_alice: APIClient) -> None:
     content = as_alice.get(f"/v1/files/{made['id']}/content", HTTP_ACCEPT="application/binary")
     assert content.status_code == 200
     assert b"".join(content.streaming_content) == b"x,y\n1,2\n"  # type: ignore[attr-defined]
+
+
+def test_form_fields_are_checked_as_json_text_is(as_alice: APIClient) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    bad = as_alice.post(
+        "/v1/files",
+        {"file": SimpleUploadedFile("a.txt", b"a"), "purpose": "assistants\u0000"},
+        format="multipart",
+    )
+    assert bad.status_code == 400, bad.content
+    assert bad.json()["error"]["param"] == "purpose"
+    assert "NUL" in bad.json()["error"]["message"]
+    assert as_alice.get("/v1/files").json()["data"] == []

@@ -7,11 +7,18 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from entities.api.pagination import CursorListPagination
+from entities.api.parsers import check_json
 from entities.models import User
 
 
 class ApiView(GenericAPIView):
     pagination_class = CursorListPagination
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Ids in the path and the query go into lookups, which PostgreSQL refuses (a 500) when
+        # they hold NUL: they are checked as a body's strings are.
+        check_json({**request.query_params.dict(), **kwargs})
 
     @property
     def user(self) -> User:

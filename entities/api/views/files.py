@@ -8,11 +8,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from entities import selectors
+from entities.api.parsers import MultiPartParser
 from entities.api.wire import DeletedSerializer, FileSerializer, deleted
 from entities.errors import InvalidRequest, PermissionDenied
 from entities.services import files as services
