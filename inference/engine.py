@@ -486,6 +486,10 @@ class Turn:
                 delta = {"type": "function", "function": {"output": call.output}}
             emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, delta))
         step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
+        if self.watch.cancelled.is_set():  # its code was stopped: the step did not complete
+            self._end_step(step, RunStep.Status.CANCELLED)
+            self.finish(Run.Status.CANCELLED)
+            return False
         waiting = [c for c in calls if c.output is None]
         if not waiting:
             self._end_step(step, RunStep.Status.COMPLETED)
