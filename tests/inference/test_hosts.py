@@ -334,7 +334,7 @@ def test_a_slow_host_fails_the_run_but_stays_in_routing(
         with pytest.raises(ProviderError) as failed:
             chat_text(provider, model)
 
-    assert "did not answer within 0.5s" in failed.value.message
+    assert "did not begin its answer (/api/chat) within 0.5s" in failed.value.message
     assert isinstance(provider, OllamaProvider)
     # Slow (a cold load, a long prompt) is not down: the host keeps its place in routing.
     assert OllamaHost.objects.get(url=provider.host).state == OllamaHost.State.UP
