@@ -1,8 +1,14 @@
-"""A thread beside each executing run: its heartbeat, and its ear for a cancel."""
+"""A thread beside each executing run: its heartbeat, and its ear for a cancel.
+
+It starts before the run is claimed, while the worker asks the model (docs/runs.md): a run
+still ``queued`` whose heartbeat is fresh is held by a live worker, and is neither enqueued
+again (``inference.redelivery``) nor taken by another delivery of its task.
+"""
 
 import logging
 import threading
 import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -14,6 +20,14 @@ from tools.sandbox.supervise import Cancellation
 from .providers import ChatStream
 
 log = logging.getLogger(__name__)
+
+
+def stale_before() -> datetime:
+    """A heartbeat older than this is a lost worker's; a newer one is a live worker's."""
+    return timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
+
+
+BEATING = (Run.Status.IN_PROGRESS, Run.Status.CANCELLING)
 
 
 class RunWatch(threading.Thread):
@@ -30,6 +44,12 @@ class RunWatch(threading.Thread):
         self._code: Cancellation | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
+        self._claimed = False
+
+    def claimed(self) -> None:
+        """The run is this worker's now (in progress): beat it as such. Until then only a
+        queued run is beaten (held), never one another delivery took or that ended."""
+        self._claimed = True
 
     def attach(self, stream: ChatStream) -> None:
         with self._lock:
@@ -52,7 +72,9 @@ class RunWatch(threading.Thread):
                 query = Run.objects.filter(pk=self.run_id)
                 try:
                     if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
-                        query.update(heartbeat_at=timezone.now())
+                        # Once it waits (requires_action) it is no longer this worker's.
+                        held = BEATING if self._claimed else (Run.Status.QUEUED,)
+                        query.filter(status__in=held).update(heartbeat_at=timezone.now())
                         last_beat = now
                     cancelling = query.filter(status=Run.Status.CANCELLING).exists()
                 except DatabaseError:
