@@ -170,6 +170,9 @@ def black_hole() -> Iterator[str]:
             sock.close()
 
 
+# The run's watch beats it while the worker waits for a connection, from its own thread and
+# connection: inside a test-wide transaction it would wait on SQLite's lock and outlive the test.
+@pytest.mark.django_db(transaction=True)
 def test_a_host_that_takes_no_connection_is_left_after_the_probe_timeout(
     black_hole: str, west: OllamaDouble, new_run: Any
 ) -> None:

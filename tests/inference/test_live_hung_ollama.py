@@ -40,19 +40,15 @@ while Run.objects.filter(pk=sys.argv[1], status=Run.Status.QUEUED).exists():
 
 
 @pytest.fixture(scope="module")
-def hung() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as double:
-        yield double
+def doubles() -> Iterator[tuple[OllamaDouble, OllamaDouble]]:
+    """The stack's Ollama, to be hung, and a healthy OpenAI-compatible server beside it."""
+    with OllamaDouble() as hung, OllamaDouble() as healthy:
+        yield hung, healthy
 
 
 @pytest.fixture(scope="module")
-def healthy() -> Iterator[OllamaDouble]:
-    with OllamaDouble() as double:
-        yield double
-
-
-@pytest.fixture(scope="module")
-def two_workers(hung: OllamaDouble, healthy: OllamaDouble) -> Iterator[Stack]:
+def two_workers(doubles: tuple[OllamaDouble, OllamaDouble]) -> Iterator[Stack]:
+    hung, healthy = doubles
     data_dir = Path(tempfile.mkdtemp(prefix="entities-hung-"))
     stack = Stack(
         data_dir,
@@ -86,8 +82,9 @@ def status_of(http: httpx.Client, thread_id: str, run_id: str) -> dict[str, Any]
 
 
 def test_a_run_on_a_hung_ollama_holds_one_worker_and_fails_at_the_lookup_deadline(
-    two_workers: Stack, hung: OllamaDouble, healthy: OllamaDouble
+    two_workers: Stack, doubles: tuple[OllamaDouble, OllamaDouble]
 ) -> None:
+    hung, healthy = doubles
     key = two_workers.api_key("alice")
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=f"{two_workers.url}/v1", headers=headers, timeout=30) as http:
