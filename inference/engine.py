@@ -597,7 +597,7 @@ def prepared(run_id: str) -> Turn | None:
         log.info("Run %s is held by another worker: this delivery leaves it", run.id)
         return None
     turn = Turn(run, RunWatch(run.id), seen=getattr(run, "seen_seq", None))
-    # Its first beat comes after a cancel check's pause: a run claimed by then (most are, in
+    # Its first beat comes after RUN_HEARTBEAT_SECONDS: a run claimed by then (most are, in
     # milliseconds) costs its time to first token no write; one whose model keeps it waiting
     # is held while it waits.
     turn.watch.start()

@@ -45,10 +45,16 @@ class RunWatch(threading.Thread):
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._claimed = False
+        # Until the claim the first beat waits RUN_HEARTBEAT_SECONDS: a run claimed sooner (as
+        # nearly all are, in milliseconds) costs no write, and is not watched for a cancel
+        # (a queued run's cancel ends it at once).
+        self._last_beat = time.monotonic()
 
     def claimed(self) -> None:
-        """The run is this worker's now (in progress): beat it as such. Until then only a
-        queued run is beaten (held), never one another delivery took or that ended."""
+        """The run is this worker's now (in progress; its claim wrote a heartbeat): beat it
+        as such, and look for a cancel. Until then only a queued run is beaten (held), never
+        one another delivery took or that ended."""
+        self._last_beat = time.monotonic()
         self._claimed = True
 
     def attach(self, stream: ChatStream) -> None:
@@ -65,18 +71,18 @@ class RunWatch(threading.Thread):
                 cancel.set()
 
     def run(self) -> None:
-        last_beat = 0.0
         try:
             while not self._halt.wait(settings.RUN_CANCEL_CHECK_SECONDS):
                 now = time.monotonic()
                 query = Run.objects.filter(pk=self.run_id)
+                claimed = self._claimed
                 try:
-                    if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
+                    if now - self._last_beat >= settings.RUN_HEARTBEAT_SECONDS:
                         # Once it waits (requires_action) it is no longer this worker's.
-                        held = BEATING if self._claimed else (Run.Status.QUEUED,)
+                        held = BEATING if claimed else (Run.Status.QUEUED,)
                         query.filter(status__in=held).update(heartbeat_at=timezone.now())
-                        last_beat = now
-                    cancelling = query.filter(status=Run.Status.CANCELLING).exists()
+                        self._last_beat = now
+                    cancelling = claimed and query.filter(status=Run.Status.CANCELLING).exists()
                 except DatabaseError:
                     # A passing database error must not end the heartbeat (the reaper would
                     # take a live run for a lost one): try again at the next tick.

@@ -55,23 +55,15 @@ def _deadlines(read: float) -> httpx.Timeout:
     return httpx.Timeout(read, connect=min(read, settings.OLLAMA_PROBE_TIMEOUT_SECONDS))
 
 
-def new_client(
-    host: str, timeout: float | None = None, *, on_sent: Callable[[], None] | None = None
-) -> ollama.Client:
-    """An ollama client (closing it ends its streams at once).
+def new_client(host: str, timeout: float | None = None) -> ollama.Client:
+    """An ollama client for one call that is not a chat.
 
     ``timeout`` (``OLLAMA_LOOKUP_TIMEOUT_SECONDS`` unless given) bounds each wait for a byte; a
     connection must be taken within ``OLLAMA_PROBE_TIMEOUT_SECONDS``, so a host that is gone
-    is found out (and another one tried) at once. ``on_sent`` is called once a request is
-    written.
+    is found out (and another one tried) at once.
     """
     read = timeout if timeout is not None else settings.OLLAMA_LOOKUP_TIMEOUT_SECONDS
-    return ollama.Client(
-        host=host,
-        timeout=_deadlines(read),
-        verify=shared_ssl_context(),
-        event_hooks=when_sent(on_sent) if on_sent is not None else None,
-    )
+    return ollama.Client(host=host, timeout=_deadlines(read), verify=shared_ssl_context())
 
 
 def _streaming_hooks() -> dict[str, list[Callable[[Any], None]]]:
@@ -271,20 +263,14 @@ class OllamaStream:
             raise error from exc
 
     def _deadline_passed(self) -> ProviderError:
-        host = public_url(self.host)
         if self.answered:
-            wait, message = (
-                settings.OLLAMA_CHUNK_TIMEOUT_SECONDS,
-                f"Ollama at {host} stopped sending mid-answer: nothing for",
-            )
-            name = "OLLAMA_CHUNK_TIMEOUT_SECONDS"
+            name, what = "OLLAMA_CHUNK_TIMEOUT_SECONDS", "stopped sending mid-answer: nothing for"
         else:
-            wait, message = (
-                settings.OLLAMA_TIMEOUT_SECONDS,
-                f"Ollama at {host} did not begin its answer (/api/chat) within",
-            )
-            name = "OLLAMA_TIMEOUT_SECONDS"
-        return ProviderError(f"{message} {wait:g}s ({name}).", permanent=True)
+            name, what = "OLLAMA_TIMEOUT_SECONDS", "did not begin its answer (/api/chat) within"
+        wait = getattr(settings, name)
+        return ProviderError(
+            f"Ollama at {public_url(self.host)} {what} {wait:g}s ({name}).", permanent=True
+        )
 
     def close(self) -> None:
         self._closed = True
@@ -328,7 +314,7 @@ class OllamaProvider:
         return True
 
     def _client(self) -> ollama.Client:
-        return new_client(self.host, settings.OLLAMA_LOOKUP_TIMEOUT_SECONDS)
+        return new_client(self.host)
 
     def chat(self, request: ChatRequest) -> OllamaStream:
         return OllamaStream(self, request)

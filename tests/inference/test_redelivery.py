@@ -60,7 +60,10 @@ def test_runs_queued_a_short_while_or_running_are_left_alone(make_run: Any, brok
 
 @pytest.mark.django_db(transaction=True)  # the run's watch beats it from its own thread
 @override_settings(
-    RUN_REDELIVER_SECONDS=2, OLLAMA_LOOKUP_TIMEOUT_SECONDS=6, OLLAMA_TIMEOUT_SECONDS=6
+    RUN_REDELIVER_SECONDS=2,
+    RUN_HEARTBEAT_SECONDS=0.5,
+    OLLAMA_LOOKUP_TIMEOUT_SECONDS=6,
+    OLLAMA_TIMEOUT_SECONDS=6,
 )
 def test_a_run_whose_worker_waits_on_a_hung_ollama_is_held_not_enqueued_again(
     ollama: OllamaDouble, make_run: Any, broker: Any
