@@ -255,8 +255,15 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 OLLAMA_HOST = env.str("OLLAMA_HOST", default="http://127.0.0.1:11434")
-# Seconds without a byte from Ollama before a run fails (a cold model load can take a while).
+# The deadlines of a call to Ollama, one per phase (docs/runs.md, "Deadlines"); a deadline
+# passed is not tried again. A connection is taken within OLLAMA_PROBE_TIMEOUT_SECONDS (below).
+# A model's lookup (/api/show before a run asks anything, /api/tags of the catalogue):
+OLLAMA_LOOKUP_TIMEOUT_SECONDS = env.float("OLLAMA_LOOKUP_TIMEOUT_SECONDS", default=30.0)
+# A chat's first byte, which Ollama sends with the first token (a cold model load and a long
+# prompt's evaluation come before it):
 OLLAMA_TIMEOUT_SECONDS = env.float("OLLAMA_TIMEOUT_SECONDS", default=300.0)
+# Then each next line of the answer (tokens come many a second; a stall is a hung runner):
+OLLAMA_CHUNK_TIMEOUT_SECONDS = env.float("OLLAMA_CHUNK_TIMEOUT_SECONDS", default=120.0)
 OLLAMA_KEEP_ALIVE = env.str("OLLAMA_KEEP_ALIVE", default="5m")
 # Context window asked of Ollama (num_ctx); unset, Ollama's own default and the model's size rule.
 OLLAMA_NUM_CTX = env.int("OLLAMA_NUM_CTX", default=None)

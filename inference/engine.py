@@ -41,7 +41,7 @@ from .providers import (
     resolve,
 )
 from .providers.ollama import OllamaProvider
-from .watch import RunWatch
+from .watch import RunWatch, stale_before
 
 log = logging.getLogger(__name__)
 
@@ -499,6 +499,10 @@ class Turn:
                 delta = {"type": "function", "function": {"output": call.output}}
             emit("thread.run.step.delta", ev.tool_call_delta(step.id, index, delta))
         step.step_details = {"type": "tool_calls", "tool_calls": [c.wire() for c in calls]}
+        if self.watch.cancelled.is_set():  # its code was stopped: the step did not complete
+            self._end_step(step, RunStep.Status.CANCELLED)
+            self.finish(Run.Status.CANCELLED)
+            return False
         waiting = [c for c in calls if c.output is None]
         if not waiting:
             self._end_step(step, RunStep.Status.COMPLETED)
@@ -591,8 +595,9 @@ class Turn:
 
 
 def prepared(run_id: str) -> Turn | None:
-    """A queued run's turn with its first round started (nothing written); None when the run
-    is not queued (taken by another delivery of the task, or ended)."""
+    """A queued run's turn with its first round started (nothing written but the run's
+    heartbeat: its watch holds it meanwhile); None when the run is not queued (taken by
+    another delivery of the task, or ended) or another worker holds it."""
     last_event = RunEvent.objects.filter(run=OuterRef("pk")).order_by("-seq").values("seq")[:1]
     run = (
         Run.objects.filter(pk=run_id, status=Run.Status.QUEUED)
@@ -601,9 +606,20 @@ def prepared(run_id: str) -> Turn | None:
     )
     if run is None:
         return None
+    if run.heartbeat_at is not None and run.heartbeat_at >= stale_before():
+        log.info("Run %s is held by another worker: this delivery leaves it", run.id)
+        return None
     turn = Turn(run, RunWatch(run.id), seen=getattr(run, "seen_seq", None))
-    if run.expires_at is None or run.expires_at > timezone.now():
-        turn.prepare()  # not for a run the claim will find expired
+    # Its first beat comes after RUN_HEARTBEAT_SECONDS: a run claimed by then (most are, in
+    # milliseconds) costs its time to first token no write; one whose model keeps it waiting
+    # is held while it waits.
+    turn.watch.start()
+    try:
+        if run.expires_at is None or run.expires_at > timezone.now():
+            turn.prepare()  # not for a run the claim will find expired
+    except BaseException:
+        turn.watch.stop()
+        raise
     return turn
 
 
@@ -614,9 +630,11 @@ def claim_and_execute(turn: Turn) -> None:
         claimed = _claim(run, seen=turn.seen)
     except BaseException:
         turn.abandon()
+        watch.stop()
         raise
     if claimed is None:
         turn.abandon()
+        watch.stop()
         return
     turn.stored_host = claimed.host
     if turn.pending is None or not claimed.unchanged:
@@ -625,7 +643,7 @@ def claim_and_execute(turn: Turn) -> None:
         turn.abandon()
         turn.prepare()
     turn.record_with(ev.EventRecorder(run.id, seq=claimed.seq))
-    watch.start()
+    watch.claimed()
     try:
         turn.execute()
     except ProviderError as exc:

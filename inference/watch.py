@@ -1,8 +1,14 @@
-"""A thread beside each executing run: its heartbeat, and its ear for a cancel."""
+"""A thread beside each executing run: its heartbeat, and its ear for a cancel.
+
+It starts before the run is claimed, while the worker asks the model (docs/runs.md): a run
+still ``queued`` whose heartbeat is fresh is held by a live worker, and is neither enqueued
+again (``inference.redelivery``) nor taken by another delivery of its task.
+"""
 
 import logging
 import threading
 import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -15,6 +21,14 @@ from . import shutdown
 from .providers import ChatStream
 
 log = logging.getLogger(__name__)
+
+
+def stale_before() -> datetime:
+    """A heartbeat older than this is a lost worker's; a newer one is a live worker's."""
+    return timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
+
+
+BEATING = (Run.Status.IN_PROGRESS, Run.Status.CANCELLING)
 
 
 class RunWatch(threading.Thread):
@@ -31,6 +45,18 @@ class RunWatch(threading.Thread):
         self._code: Cancellation | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
+        self._claimed = False
+        # Until the claim the first beat waits RUN_HEARTBEAT_SECONDS: a run claimed sooner (as
+        # nearly all are, in milliseconds) costs no write, and is not watched for a cancel
+        # (a queued run's cancel ends it at once).
+        self._last_beat = time.monotonic()
+
+    def claimed(self) -> None:
+        """The run is this worker's now (in progress; its claim wrote a heartbeat): beat it
+        as such, and look for a cancel. Until then only a queued run is beaten (held), never
+        one another delivery took or that ended."""
+        self._last_beat = time.monotonic()
+        self._claimed = True
 
     def start(self) -> None:
         shutdown.executing(self.run_id)  # the run is this worker's: a SIGTERM hands it back
@@ -50,16 +76,18 @@ class RunWatch(threading.Thread):
                 cancel.set()
 
     def run(self) -> None:
-        last_beat = 0.0
         try:
             while not self._halt.wait(settings.RUN_CANCEL_CHECK_SECONDS):
                 now = time.monotonic()
                 query = Run.objects.filter(pk=self.run_id)
+                claimed = self._claimed
                 try:
-                    if now - last_beat >= settings.RUN_HEARTBEAT_SECONDS:
-                        query.update(heartbeat_at=timezone.now())
-                        last_beat = now
-                    cancelling = query.filter(status=Run.Status.CANCELLING).exists()
+                    if now - self._last_beat >= settings.RUN_HEARTBEAT_SECONDS:
+                        # Once it waits (requires_action) it is no longer this worker's.
+                        held = BEATING if claimed else (Run.Status.QUEUED,)
+                        query.filter(status__in=held).update(heartbeat_at=timezone.now())
+                        self._last_beat = now
+                    cancelling = claimed and query.filter(status=Run.Status.CANCELLING).exists()
                 except DatabaseError:
                     # A passing database error must not end the heartbeat (the reaper would
                     # take a live run for a lost one): try again at the next tick.

@@ -1,4 +1,12 @@
-"""Ollama through its official client: streaming chat, model details, the catalogue."""
+"""Ollama through its official client: streaming chat, model details, the catalogue.
+
+Every call has one deadline per phase (``config/settings.py``, docs/runs.md): a connection
+within ``OLLAMA_PROBE_TIMEOUT_SECONDS``; a model lookup's answer within
+``OLLAMA_LOOKUP_TIMEOUT_SECONDS``; a chat's first byte (Ollama sends its headers with the
+first token) within ``OLLAMA_TIMEOUT_SECONDS``, then each next line within
+``OLLAMA_CHUNK_TIMEOUT_SECONDS``. A deadline passed fails the call with the host and the phase
+named, and is not tried again (permanent): the run would wait as long again for nothing.
+"""
 
 import threading
 import time
@@ -43,37 +51,57 @@ Reroute = Callable[[str, str, Collection[str]], str | None]
 MarkDown = Callable[[str, str], None]
 
 
-def new_client(
-    host: str, timeout: float | None = None, *, on_sent: Callable[[], None] | None = None
-) -> ollama.Client:
-    """An ollama client (closing it ends its streams at once).
+def _deadlines(read: float) -> httpx.Timeout:
+    return httpx.Timeout(read, connect=min(read, settings.OLLAMA_PROBE_TIMEOUT_SECONDS))
 
-    ``timeout`` (``OLLAMA_TIMEOUT_SECONDS``) bounds each wait for a byte; a connection must
-    be taken within ``OLLAMA_PROBE_TIMEOUT_SECONDS``, so a host that is gone is found out
-    (and another one tried) at once, not after a cold model load's allowance. ``on_sent`` is
-    called once a request is written.
+
+def new_client(host: str, timeout: float | None = None) -> ollama.Client:
+    """An ollama client for one call that is not a chat.
+
+    ``timeout`` (``OLLAMA_LOOKUP_TIMEOUT_SECONDS`` unless given) bounds each wait for a byte; a
+    connection must be taken within ``OLLAMA_PROBE_TIMEOUT_SECONDS``, so a host that is gone
+    is found out (and another one tried) at once.
     """
-    read = timeout if timeout is not None else settings.OLLAMA_TIMEOUT_SECONDS
-    return ollama.Client(
-        host=host,
-        timeout=httpx.Timeout(read, connect=min(read, settings.OLLAMA_PROBE_TIMEOUT_SECONDS)),
-        verify=shared_ssl_context(),
-        event_hooks=when_sent(on_sent) if on_sent is not None else None,
-    )
+    read = timeout if timeout is not None else settings.OLLAMA_LOOKUP_TIMEOUT_SECONDS
+    return ollama.Client(host=host, timeout=_deadlines(read), verify=shared_ssl_context())
+
+
+def _streaming_hooks() -> dict[str, list[Callable[[Any], None]]]:
+    """httpx event hooks of a streaming client: they tell the stream being written (in this
+    thread) that its request is out, and give each request the chat's deadlines as the
+    settings have them now: the first byte's, then, once the headers (the first token) are
+    in, the next line's (httpcore takes a body's read timeout from the request when it
+    begins reading it, after the response hooks)."""
+    sent = when_sent(_request_written)
+
+    def on_request(request: httpx.Request) -> None:
+        request.extensions["timeout"] = _deadlines(settings.OLLAMA_TIMEOUT_SECONDS).as_dict()
+
+    def on_response(response: httpx.Response) -> None:
+        timeouts = response.request.extensions["timeout"]
+        response.request.extensions["timeout"] = {
+            **timeouts,
+            "read": settings.OLLAMA_CHUNK_TIMEOUT_SECONDS,
+        }
+        stream: OllamaStream | None = getattr(_writing, "stream", None)
+        if stream is not None:
+            stream.answered = True
+
+    return {"request": [*sent["request"], on_request], "response": [on_response]}
 
 
 # Streaming clients kept between streams, per thread that makes streams (a worker's engine):
 # a new client and connection were ~1.5 ms of every answer's time to first token. A closed
 # stream closes its client (the way to end a read blocked in a socket) and drops it here.
 _kept = threading.local()
-# The stream whose request the current (reading) thread is writing, for ``when_sent``.
+# The stream whose request the current (reading) thread is writing, for its hooks.
 _writing = threading.local()
 
 
 def _request_written() -> None:
-    sent: threading.Event | None = getattr(_writing, "sent", None)
-    if sent is not None:
-        sent.set()
+    stream: OllamaStream | None = getattr(_writing, "stream", None)
+    if stream is not None:
+        stream.sent.set()
 
 
 def _streaming_clients() -> dict[str, ollama.Client]:
@@ -84,7 +112,12 @@ def _streaming_clients() -> dict[str, ollama.Client]:
 def _streaming_client(clients: dict[str, ollama.Client], host: str) -> ollama.Client:
     client = clients.get(host)
     if client is None:
-        client = clients[host] = new_client(host, on_sent=_request_written)
+        client = clients[host] = ollama.Client(
+            host=host,
+            timeout=_deadlines(settings.OLLAMA_TIMEOUT_SECONDS),
+            verify=shared_ssl_context(),
+            event_hooks=_streaming_hooks(),
+        )
     return client
 
 
@@ -151,6 +184,7 @@ class OllamaStream:
         self.host = provider.host
         self.request = request
         self.sent = threading.Event()
+        self.answered = False  # Ollama's headers (with its first token) came
         # The making thread's kept clients: the stream is read, and may be closed, elsewhere.
         self._clients = _streaming_clients()
         self._client = _streaming_client(self._clients, self.host)
@@ -181,7 +215,7 @@ class OllamaStream:
 
     def _read(self) -> Iterator[Chunk]:
         request = self.request
-        _writing.sent = self.sent
+        _writing.stream = self
         try:
             stream = self._client.chat(
                 model=request.model,
@@ -215,12 +249,10 @@ class OllamaStream:
                 return
             raise _connect_error(self.host, exc) from exc
         except httpx.TimeoutException as exc:
-            error = ProviderError(
-                f"Ollama at {public_url(self.host)} did not answer within "
-                f"{settings.OLLAMA_TIMEOUT_SECONDS}s.",
-            )
+            if self._closed:
+                return
             # Slow is not down (a cold load, a long prompt): the host stays in routing.
-            raise error from exc
+            raise self._deadline_passed() from exc
         except (httpx.HTTPError, RuntimeError) as exc:
             if self._closed:  # we closed it ourselves, to cancel the run
                 return
@@ -229,6 +261,16 @@ class OllamaStream:
             )
             self.provider.host_failed(self.host, error)
             raise error from exc
+
+    def _deadline_passed(self) -> ProviderError:
+        if self.answered:
+            name, what = "OLLAMA_CHUNK_TIMEOUT_SECONDS", "stopped sending mid-answer: nothing for"
+        else:
+            name, what = "OLLAMA_TIMEOUT_SECONDS", "did not begin its answer (/api/chat) within"
+        wait = getattr(settings, name)
+        return ProviderError(
+            f"Ollama at {public_url(self.host)} {what} {wait:g}s ({name}).", permanent=True
+        )
 
     def close(self) -> None:
         self._closed = True
@@ -300,7 +342,18 @@ class OllamaProvider:
                 shown = client.show(model)
         except ollama.ResponseError as exc:
             raise _response_error(self.host, model, exc) from exc
-        except (httpx.HTTPError, ConnectionError) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, ConnectionError) as exc:
+            raise _connect_error(self.host, exc) from exc
+        except httpx.TimeoutException as exc:
+            # Nothing was asked of the model yet: like a refused connection, another host
+            # may be tried, and this one is taken out of routing until it answers again.
+            raise HostUnreachable(
+                f"Ollama at {public_url(self.host)} did not answer the model lookup "
+                f"(/api/show of '{model}') within {settings.OLLAMA_LOOKUP_TIMEOUT_SECONDS:g}s "
+                "(OLLAMA_LOOKUP_TIMEOUT_SECONDS).",
+                permanent=False,
+            ) from exc
+        except httpx.HTTPError as exc:
             raise _connect_error(self.host, exc) from exc
         model_info = dict(shown.modelinfo or {})
         context = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)

@@ -17,7 +17,9 @@ Implemented endpoints: ``GET|HEAD /``, ``GET|HEAD /api/version``, ``GET|HEAD /ap
 double serves ``openai.OpenAI(base_url=double.openai_base_url, api_key=...)``.
 
 Streaming responses are NDJSON sent with chunked transfer encoding, one JSON object per
-chunk, exactly like Ollama. Because the body is chunked, an abrupt close mid-stream (see
+chunk, exactly like Ollama; as Ollama's (gin's ``c.Stream``), their status line and headers
+leave with the first line, so a client waits for its first byte as long as for the first
+token. Because the body is chunked, an abrupt close mid-stream (see
 ``Reply.drop_after`` or :meth:`OllamaDouble.stop`) is seen by httpx as an incomplete body
 (``httpx.RemoteProtocolError``), just like a crashed Ollama.
 
@@ -25,6 +27,10 @@ Replies to ``/api/chat``, ``/api/generate`` and ``/v1/chat/completions`` come, i
 precedence, from a FIFO of scripted :class:`Reply` objects (:meth:`OllamaDouble.enqueue`), from
 an optional ``responder(request_json)`` callable, or from a deterministic echo of the last user
 message.
+
+A hung Ollama (one that takes connections and never answers) is :meth:`OllamaDouble.hang`:
+requests to the paths named (every path when none is) are read and recorded, then held with
+no answer until :meth:`OllamaDouble.answer` (or :meth:`OllamaDouble.stop`) closes them.
 
 The ``/v1`` endpoints follow ``openai/openai.go`` and ``middleware/openai.go`` of Ollama:
 streamed answers are Server-Sent Events (``data: {chunk}`` lines, ``data: [DONE]`` last), one
@@ -55,6 +61,7 @@ import hashlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -539,6 +546,9 @@ class OllamaDouble:
         self._loaded: dict[str, datetime] = {}
         self._replies: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
+        # Paths whose requests get no answer (``hang``); ``"*"`` is every path.
+        self._hung: frozenset[str] = frozenset()
+        self._held = 0
         self._aborted_streams = 0
         self._active_generations = 0
         self._peak_generations = 0
@@ -704,6 +714,40 @@ class OllamaDouble:
                 return self._replies.popleft()
         reply = (self.responder or echo_responder)(body)
         return Reply(content=reply) if isinstance(reply, str) else reply
+
+    def hang(self, *paths: str) -> None:
+        """From now on, take requests to ``paths`` (every path when none is given) and never
+        answer them, as a hung Ollama does: they wait until :meth:`answer` or :meth:`stop`,
+        which close them with no answer."""
+        with self._changed:
+            self._hung = frozenset(paths or ("*",))
+            self._changed.notify_all()
+
+    def answer(self) -> None:
+        """End :meth:`hang`: the held requests are closed unanswered, later ones answered."""
+        with self._changed:
+            self._hung = frozenset()
+            self._changed.notify_all()
+
+    @property
+    def held_requests(self) -> int:
+        """Requests being held unanswered right now (see :meth:`hang`)."""
+        with self._lock:
+            return self._held
+
+    def _hangs(self, path: str) -> bool:
+        with self._lock:
+            return "*" in self._hung or path in self._hung
+
+    def _hold(self, path: str) -> None:
+        """Wait, answering nothing, while ``path`` hangs and the double runs."""
+        with self._changed:
+            self._held += 1
+            try:
+                while self._hangs(path) and not self._stopping.is_set():
+                    self._changed.wait(0.05)
+            finally:
+                self._held -= 1
 
     # ------------------------------------------------------------------ recording
 
@@ -904,6 +948,12 @@ class _Server(ThreadingHTTPServer):
         self._connections_lock = threading.Condition()
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closes its connection (a reset while the next request is awaited)
+        # is not an error of the double's; anything else is reported as usual.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.add(connection)
@@ -989,6 +1039,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "OllamaDouble"
     sys_version = ""
     _openai = False  # whether the request being answered is one of the /v1 endpoints
+    _stream_type: str | None = None  # a stream's Content-Type, until its headers are sent
 
     @property
     def double(self) -> OllamaDouble:
@@ -1061,6 +1112,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             body = parsed
         self.double._record(path, body, headers, self.client_address[1])
+        if self.double._hangs(path):
+            self.double._hold(path)
+            self._drop()
+            return
         key = self.double.api_key
         if self._openai and key and headers.get("authorization") != f"Bearer {key}":
             sent = headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -1111,14 +1166,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(status, {"error": message})
 
     def _start_stream(self, content_type: str = "application/x-ndjson") -> None:
+        """Begin a streamed answer: its headers go out with its first chunk, as Ollama's."""
+        self._stream_type = content_type
+
+    def _send_stream_headers(self) -> None:
+        if self._stream_type is None:
+            return
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Type", self._stream_type)
         self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self._flush()
+        self._stream_type = None
+        try:
+            self.end_headers()
+        except OSError as exc:
+            raise _Aborted(client_gone=True) from exc
 
     def _write_chunk(self, data: bytes) -> None:
         try:
+            self._send_stream_headers()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         except OSError as exc:
             raise _Aborted(client_gone=True) from exc
@@ -1134,6 +1199,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _end_stream(self) -> None:
         try:
+            self._send_stream_headers()
             self.wfile.write(b"0\r\n\r\n")
         except OSError as exc:
             raise _Aborted(client_gone=True) from exc
@@ -1148,6 +1214,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Close the connection without finishing the response (simulated crash)."""
         self.close_connection = True
+        self._stream_type = None
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 

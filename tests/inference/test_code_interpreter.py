@@ -172,3 +172,13 @@ def test_cancel_stops_running_code_at_once(
     run.refresh_from_db()
     assert run.status == "cancelled"
     assert Record.objects.get(run_id=run.id).exit_code != 0
+    # The step whose code was stopped says so, as the run does: it did not complete.
+    step = run.steps.get(type="tool_calls")
+    assert (step.status, step.cancelled_at is not None, step.completed_at) == (
+        "cancelled",
+        True,
+        None,
+    )
+    names = list(run.events.order_by("seq").values_list("event", flat=True))
+    assert "thread.run.step.completed" not in names
+    assert names[-2:] == ["thread.run.step.cancelled", "thread.run.cancelled"]

@@ -5,6 +5,7 @@ import threading
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from entities.models import Message, Run, RunEvent, Thread, User
 from entities.services.runs import run_cancel
@@ -177,6 +178,23 @@ def test_ollama_down_fails_the_run_with_where_it_looked(
     run.refresh_from_db()
     assert run.status == "failed"
     assert f"Ollama is not reachable at {ollama.host}" in run.last_error["message"]
+
+
+@override_settings(OLLAMA_TIMEOUT_SECONDS=1)
+def test_a_chat_with_no_answer_fails_the_run_at_its_deadline_once_not_after_a_retry(
+    ollama: OllamaDouble, make_run: Any
+) -> None:
+    ollama.hang("/api/chat")  # it takes the request and never answers
+    run = make_run()
+    execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.last_error == {
+        "code": "server_error",
+        "message": f"Ollama at {ollama.host} did not begin its answer (/api/chat) within 1s "
+        "(OLLAMA_TIMEOUT_SECONDS).",
+    }
+    assert len(ollama.requests_to("/api/chat")) == 1
 
 
 @pytest.mark.parametrize(

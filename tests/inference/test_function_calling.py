@@ -94,7 +94,8 @@ def test_a_delivery_that_read_the_run_before_another_took_it_through_a_round_sta
     ollama.enqueue(call, call)
     ollama.responder = answer_with_tool_output
     run = make_run("Weather in Paris?")
-    stalled = prepared(run.id)
+    with override_settings(RUN_CANCEL_CHECK_SECONDS=60):  # it stalls before its watch holds it
+        stalled = prepared(run.id)
     assert stalled is not None
     execute_run(run.id)
     run.refresh_from_db()

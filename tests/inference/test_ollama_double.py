@@ -377,6 +377,52 @@ def test_client_abandoning_a_stream_is_noticed(double: OllamaDouble, client: oll
     assert double.aborted_streams == 1
 
 
+def test_a_stream_s_headers_leave_with_its_first_line_as_ollama_s(double: OllamaDouble) -> None:
+    # Ollama (gin's c.Stream) writes the status line with the first line: until the first
+    # token a client has not one byte, so a read deadline on it is a first-token deadline.
+    double.enqueue(Reply(content="late", delay_before_first_token=2))
+    body = {"model": "llama3.1", "messages": USER}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{double.host}/api/chat", json=body, timeout=httpx.Timeout(5, read=0.3))
+    double.enqueue(Reply(content="late", delay_before_first_token=0.3))
+    with httpx.stream("POST", f"{double.host}/api/chat", json=body, timeout=5) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/x-ndjson"
+        lines = [json.loads(line) for line in response.iter_lines()]
+    assert [line["message"]["content"] for line in lines] == ["late", ""]
+
+
+def test_a_hung_double_takes_connections_and_answers_nothing_until_told(
+    double: OllamaDouble, client: ollama.Client
+) -> None:
+    double.hang("/api/show")
+    with pytest.raises(httpx.ReadTimeout):
+        ollama.Client(host=double.host, timeout=0.5).show("llama3.1")
+    assert double.requests_to("/api/show") == [{"model": "llama3.1"}]
+    assert len(client.list().models) == 3  # only the named path hangs
+
+    double.hang()  # every path
+    with pytest.raises(httpx.ReadTimeout):
+        ollama.Client(host=double.host, timeout=0.5).list()
+    raised: list[BaseException] = []
+
+    def chat() -> None:
+        try:
+            ollama.Client(host=double.host, timeout=10).chat(model="llama3.1", messages=USER)
+        except BaseException as exc:
+            raised.append(exc)
+
+    waiting = threading.Thread(target=chat)
+    waiting.start()
+    double.wait_for_requests(1, "/api/chat")
+    assert double.held_requests >= 1
+    double.answer()  # the held request is closed unanswered
+    waiting.join(10)
+    assert [type(exc) for exc in raised] == [httpx.RemoteProtocolError]
+    assert double.held_requests == 0
+    assert client.chat(model="llama3.1", messages=USER).done is True
+
+
 def test_token_rate_and_first_token_delay_are_respected(
     double: OllamaDouble, client: ollama.Client
 ) -> None:

@@ -479,6 +479,60 @@ def test_ollama_unreachable_is_transient(dead_url: str) -> None:
     assert "not reachable" in chatting.value.message
 
 
+# ---------------------------------------------------------------------- deadlines
+
+
+@override_settings(OLLAMA_LOOKUP_TIMEOUT_SECONDS=1, OLLAMA_TIMEOUT_SECONDS=20)
+def test_a_model_lookup_with_no_answer_fails_at_its_own_deadline(double: OllamaDouble) -> None:
+    double.hang("/api/show")  # it takes the connection and never answers
+
+    with pytest.raises(ProviderError) as looking_up:
+        OllamaProvider(host=double.host).model_info("llama3.1")
+
+    assert looking_up.value.message == (
+        f"Ollama at {double.host} did not answer the model lookup (/api/show of 'llama3.1') "
+        "within 1s (OLLAMA_LOOKUP_TIMEOUT_SECONDS)."
+    )
+    assert len(double.requests_to("/api/show")) == 1
+
+
+@override_settings(OLLAMA_TIMEOUT_SECONDS=1, OLLAMA_CHUNK_TIMEOUT_SECONDS=20)
+def test_a_chat_that_never_begins_fails_at_the_first_byte_deadline_for_good(
+    double: OllamaDouble,
+) -> None:
+    double.hang("/api/chat")
+
+    with pytest.raises(ProviderError) as chatting:
+        chat(OllamaProvider(host=double.host))
+
+    assert chatting.value.message == (
+        f"Ollama at {double.host} did not begin its answer (/api/chat) within 1s "
+        "(OLLAMA_TIMEOUT_SECONDS)."
+    )
+    assert chatting.value.permanent  # the deadline is not spent a second time
+    assert len(double.requests_to("/api/chat")) == 1
+
+
+@override_settings(OLLAMA_TIMEOUT_SECONDS=20, OLLAMA_CHUNK_TIMEOUT_SECONDS=1)
+def test_the_first_token_has_the_first_byte_deadline_and_a_stall_after_it_the_chunk_deadline(
+    double: OllamaDouble,
+) -> None:
+    # Each token 2 s after the one before: the first is in time (its deadline is 20 s), the
+    # second is a stall mid-answer (1 s).
+    double.enqueue(Reply(tokens=["slow ", "stall ", "never"], tokens_per_second=0.5))
+    received: list[Chunk] = []
+
+    with pytest.raises(ProviderError) as chatting:
+        received.extend(OllamaProvider(host=double.host).chat(ChatRequest("llama3.1", USER)))
+
+    assert [c.content for c in received] == ["slow "]
+    assert chatting.value.message == (
+        f"Ollama at {double.host} stopped sending mid-answer: nothing for 1s "
+        "(OLLAMA_CHUNK_TIMEOUT_SECONDS)."
+    )
+    assert chatting.value.permanent
+
+
 # ---------------------------------------------------------------------- cancel
 
 
