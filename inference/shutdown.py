@@ -104,8 +104,10 @@ def _hand_back(run_id: str, *, claimed: bool) -> None:
             if claimed:
                 outcome = release(run_id, why=WORKER_STOPPED)
                 log.warning("Run %s: its worker was stopped (SIGTERM): %s", run_id, outcome)
-            elif Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).exists():
-                enqueue_run(run_id)  # its task was this one, which ends here
+            # Its task was this one, which ends here. Not held any more (a heartbeat while
+            # it waited for the model would make the next delivery leave it to us).
+            elif Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(heartbeat_at=None):
+                enqueue_run(run_id)
                 log.warning("Run %s: its worker was stopped before it began: requeued", run_id)
         except Exception:
             log.exception("Run %s: could not hand it back; the reaper will", run_id)

@@ -57,10 +57,7 @@ class RunWatch(threading.Thread):
         one another delivery took or that ended."""
         self._last_beat = time.monotonic()
         self._claimed = True
-
-    def start(self) -> None:
         shutdown.executing(self.run_id)  # the run is this worker's: a SIGTERM hands it back
-        super().start()
 
     def attach(self, stream: ChatStream) -> None:
         with self._lock:

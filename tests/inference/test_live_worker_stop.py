@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -250,3 +251,46 @@ def test_sigterm_to_the_cluster_lets_the_run_finish_first(
     run, stored = _stored(http, thread_id, run_id)
     assert run["status"] == "completed"
     assert stored == shown == "".join(TOKENS)
+
+
+def _heartbeat(stack: Stack, run_id: str) -> str | None:
+    with contextlib.closing(sqlite3.connect(stack.data_dir / "db.sqlite3", timeout=30)) as db:
+        row = db.execute("SELECT heartbeat_at FROM entities_run WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def test_sigterm_while_the_model_lookup_hangs_hands_the_queued_run_to_another(
+    http: httpx.Client, stack: Stack, double: OllamaDouble
+) -> None:
+    # Before its claim the run is queued and held (its watch beats it); a worker stopped then
+    # must let it go at once, not leave it held until redelivery (a minute on) finds it stale.
+    model = f"lookup-{os.getpid()}-{time.monotonic_ns()}"  # in no worker's /api/show cache
+    double.add_model(model)
+    assistant = http.post("/assistants", json={"model": model}).json()
+    thread = http.post("/threads", json={"messages": [{"role": "user", "content": "go"}]}).json()
+    log = stack.data_dir / "worker.log"
+    handed_back = log.read_text().count("stopped before it began: requeued")
+    double.hang("/api/show")
+    try:
+        shows = len(double.requests_to("/api/show"))
+        created = http.post(f"/threads/{thread['id']}/runs", json={"assistant_id": assistant["id"]})
+        run_id = created.json()["id"]
+        double.wait_for_requests(shows + 1, "/api/show", timeout=30)
+        show = [r for r in double.requests if r.path == "/api/show"][-1]
+        held = _process_with_port(stack, show.client_port)
+        deadline = time.monotonic() + 30
+        while _heartbeat(stack, run_id) is None:  # held: its row says a live worker has it
+            assert time.monotonic() < deadline, "the waiting run was never held"
+            time.sleep(0.1)
+        os.kill(held, signal.SIGTERM)
+        assert _gone(held), "the worker process did not exit"
+    finally:
+        double.answer()
+    double.enqueue(Reply(content="answered after all"))
+    deadline = time.monotonic() + 45  # redelivery would take a minute or more
+    run = created.json()
+    while run["status"] not in ("completed", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        run = http.get(f"/threads/{thread['id']}/runs/{run_id}").json()
+    assert run["status"] == "completed", run
+    assert log.read_text().count("stopped before it began: requeued") == handed_back + 1
