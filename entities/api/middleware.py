@@ -1,12 +1,18 @@
-"""Refuse oversized request bodies with 413 before anything reads them."""
+"""Refuse oversized request bodies with 413 before anything reads them; answer 503 while the
+database is away."""
 
+import logging
 import os
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .errors import error_body
+from entities.database import UNAVAILABLE
+
+from .errors import database_unavailable_response, error_body
+
+log = logging.getLogger(__name__)
 
 
 def _body_size(request: HttpRequest) -> int:
@@ -49,3 +55,20 @@ class RequestSizeLimitMiddleware:
             )
             return JsonResponse(body, status=413)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view outside DRF (admin, console, chat) that fails on the database answers 503 with
+    Retry-After, not a 500: the API's views get the same from ``errors.exception_handler``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, UNAVAILABLE):
+            return None
+        log.warning("The database is not available for %s: %s", request.path, exception)
+        return database_unavailable_response(request)
