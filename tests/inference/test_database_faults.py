@@ -1,16 +1,14 @@
 """A database that cannot be written, under a live stack (daphne + qcluster on SQLite).
 
-The fault is made as an operator's disk would make it: the database's files turned immutable
-(``chattr +i``, the suite runs as root) while a run streams, then made writable again. Reads
-still work; every write fails with "attempt to write a readonly database".
+The fault: the database's files turned immutable (``chattr +i``, the suite runs as root) while
+a run streams, then made writable again, as a disk gone read-only would do. Reads still work;
+every write fails ("disk I/O error", "attempt to write a readonly database").
 """
 
 import json
 import re
 import shutil
 import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,23 +19,15 @@ import pytest
 
 from inference.reaper import WORKER_LOST
 from inference.testing.ollama_double import OllamaDouble, Reply
-from tests.stack import Stack, sse_events
+from tests.inference.conftest import new_stack
+from tests.stack import Stack, StreamedRun
 
 
 @pytest.fixture
 def stack(double: OllamaDouble) -> Iterator[Stack]:
     """A stack of its own: the fault must not reach the session's."""
-    data_dir = Path(tempfile.mkdtemp(prefix="entities-dbfault-"))
-    data_dir.chmod(0o711)
-    stack = Stack(
-        data_dir,
-        double.host,
-        RUN_STALE_SECONDS="3",
-        RUN_HEARTBEAT_SECONDS="0.5",
-        REAPER_INTERVAL_SECONDS="0.5",
-        WORKERS="2",
-        ENTITIES_ADMIN_PASSWORD=ADMIN_PASSWORD,
-    )
+    stack = new_stack(double, ENTITIES_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    data_dir = stack.data_dir
     try:
         stack.start().manage("bootstrap")
         yield stack
@@ -54,7 +44,10 @@ ADMIN_PASSWORD = "correct-horse-battery"
 
 
 def set_immutable(data_dir: Path, on: bool) -> None:
-    files = [str(path) for path in data_dir.glob("db.sqlite3*")]
+    """The database file and its write-ahead log. Not its shared-memory index (``-shm``): every
+    process maps that, and a write to a page of an immutable mapping is SIGBUS, which kills
+    the process (web or worker) instead of failing its write."""
+    files = [str(data_dir / name) for name in ("db.sqlite3", "db.sqlite3-wal")]
     subprocess.run(["chattr", "+i" if on else "-i", *files], check=True)
 
 
@@ -78,6 +71,7 @@ def admin_login(stack: Stack) -> httpx.Response:
         return browser.post("/admin/login/", data=fields, headers={"Referer": stack.url})
 
 
+@pytest.mark.timeout(300)
 def test_a_database_that_cannot_be_written_ends_the_stream_and_answers_503(
     stack: Stack, double: OllamaDouble, fresh_double: None
 ) -> None:
@@ -89,30 +83,14 @@ def test_a_database_that_cannot_be_written_ends_the_stream_and_answers_503(
         words = " ".join(f"w{i}" for i in range(200))
         double.enqueue(Reply(content=words, tokens_per_second=10))  # twenty seconds
 
-        seen: list[tuple[int | None, str, str]] = []
-        three_deltas, ended = threading.Event(), threading.Event()
-
-        def stream() -> None:
-            body = {"assistant_id": assistant["id"], "stream": True}
-            timeout = httpx.Timeout(30, read=120)
-            with http.stream(
-                "POST", f"/threads/{thread_id}/runs", json=body, timeout=timeout
-            ) as response:
-                for event in sse_events(response.iter_lines()):
-                    seen.append(event)
-                    if sum(1 for _, name, _ in seen if name == "thread.message.delta") == 3:
-                        three_deltas.set()
-            ended.set()
-
-        reader = threading.Thread(target=stream, daemon=True)
-        reader.start()
-        assert three_deltas.wait(60), seen
+        streamed = StreamedRun(http, thread_id, assistant["id"])
+        assert streamed.wait_for_deltas(3, timeout=60), streamed.seen
         set_immutable(stack.data_dir, True)
         try:
             # The stream ends, with OpenAI's error event and [DONE], not keep-alives for good.
-            assert ended.wait(60), [name for _, name, _ in seen][-5:]
-            assert [name for _, name, _ in seen][-2:] == ["error", "done"]
-            error = json.loads(seen[-2][2])["error"]
+            assert streamed.ended.wait(60), streamed.names()[-5:]
+            assert streamed.names()[-2:] == ["error", "done"]
+            error = json.loads(streamed.seen[-2][2])["error"]
             assert (error["type"], error["code"]) == ("server_error", "database_unavailable")
             assert "database" in error["message"]
 
@@ -131,7 +109,7 @@ def test_a_database_that_cannot_be_written_ends_the_stream_and_answers_503(
         finally:
             set_immutable(stack.data_dir, False)
 
-        run_id = json.loads(seen[0][2])["id"]
+        run_id = streamed.run_id()
         run = wait_for_run(http, thread_id, run_id)
         assert run["status"] == "failed"
         assert run["last_error"]["message"] != WORKER_LOST
@@ -140,12 +118,7 @@ def test_a_database_that_cannot_be_written_ends_the_stream_and_answers_503(
         messages = http.get(f"/threads/{thread_id}/messages", params={"run_id": run_id}).json()
         message = messages["data"][0]
         assert message["status"] == "incomplete"
-        shown = "".join(
-            json.loads(data)["delta"]["content"][0]["text"]["value"]
-            for _, name, data in seen
-            if name == "thread.message.delta"
-        )
-        assert message["content"][0]["text"]["value"].startswith(shown)
+        assert message["content"][0]["text"]["value"].startswith(streamed.text())
         # And the server writes again.
         assert http.post("/threads", json={}).status_code == 200
         assert admin_login(stack).status_code == 302

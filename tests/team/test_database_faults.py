@@ -1,14 +1,11 @@
 """PostgreSQL ends connections under a running stack (a failover, ``pg_terminate_backend``, a
 PgBouncer restart): the run in flight goes on, on new connections, and so do the requests."""
 
-import json
-import threading
-
 import httpx
 import pytest
 
 from inference.testing.ollama_double import OllamaDouble, Reply
-from tests.stack import sse_events
+from tests.stack import StreamedRun
 from tests.team.stack import TeamStack
 
 
@@ -37,36 +34,15 @@ def test_a_run_goes_on_when_its_database_connections_are_terminated(
             thread_id = thread.json()["id"]
             double.enqueue(Reply(content=words, tokens_per_second=10))  # six seconds
 
-            seen: list[tuple[int | None, str, str]] = []
-            five_deltas, ended = threading.Event(), threading.Event()
-
-            def stream() -> None:
-                body = {"assistant_id": assistant["id"], "stream": True}
-                timeout = httpx.Timeout(30, read=120)
-                with http.stream(
-                    "POST", f"/threads/{thread_id}/runs", json=body, timeout=timeout
-                ) as response:
-                    for event in sse_events(response.iter_lines()):
-                        seen.append(event)
-                        if sum(1 for _, name, _ in seen if name == "thread.message.delta") == 5:
-                            five_deltas.set()
-                ended.set()
-
-            reader = threading.Thread(target=stream, daemon=True)
-            reader.start()
-            assert five_deltas.wait(60), seen
+            streamed = StreamedRun(http, thread_id, assistant["id"])
+            assert streamed.wait_for_deltas(5, timeout=60), streamed.seen
             assert terminate_connections(stack) >= 2  # the worker's, its heartbeat's, the web's
 
-            assert ended.wait(90), stack.log("worker0.log")
-            names = [name for _, name, _ in seen]
-            assert names[-2:] == ["thread.run.completed", "done"], (names[-5:], seen[-2:])
-            streamed = "".join(
-                json.loads(data)["delta"]["content"][0]["text"]["value"]
-                for _, name, data in seen
-                if name == "thread.message.delta"
-            )
-            assert streamed == words
-            run_id = json.loads(seen[0][2])["id"]
+            assert streamed.ended.wait(90), stack.log("worker0.log")
+            names = streamed.names()
+            assert names[-2:] == ["thread.run.completed", "done"], (names[-5:], streamed.seen[-2:])
+            assert streamed.text() == words
+            run_id = streamed.run_id()
             run = http.get(f"/threads/{thread_id}/runs/{run_id}").json()
             assert (run["status"], run["last_error"]) == ("completed", None)
             messages = http.get(f"/threads/{thread_id}/messages", params={"run_id": run_id})
