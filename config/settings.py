@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "entities.api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -236,6 +237,11 @@ RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=30.0)
 REAPER_INTERVAL_SECONDS = env.float("REAPER_INTERVAL_SECONDS", default=10.0)
 # How often a worker looks for a cancel of the run it is streaming.
 RUN_CANCEL_CHECK_SECONDS = env.float("RUN_CANCEL_CHECK_SECONDS", default=0.25)
+# A unit of work whose database connection was lost (a failover, a terminated backend, a
+# PgBouncer restart) is done again on a new one for this long; then the database is taken for
+# away. A worker then waits up to RUN_DATABASE_WAIT_SECONDS for it, to store why its run failed.
+DATABASE_RECONNECT_SECONDS = env.float("DATABASE_RECONNECT_SECONDS", default=5.0)
+RUN_DATABASE_WAIT_SECONDS = env.float("RUN_DATABASE_WAIT_SECONDS", default=600.0)
 
 Q_CLUSTER = {
     "name": "entities",

@@ -12,16 +12,19 @@ resumes it. Every way out ends the run in one status with its events: nothing is
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from entities.api.errors import error_body
+from entities.database import UNAVAILABLE, again_on_new_connection
 from entities.models import Message, Run, RunEvent, RunStep
 from tools import calls as tool_calls
 from tools import code_interpreter, text_protocol
@@ -29,6 +32,7 @@ from tools.sandbox import SandboxUnavailable
 from tools.sandbox.supervise import Cancellation
 
 from . import events as ev
+from .live import publish_run_error
 from .prompt import PromptTooLong, build_prompt, step_calls
 from .providers import (
     ChatRequest,
@@ -51,6 +55,13 @@ RETRY_PAUSE_SECONDS = 1.0
 # reading thread needs the interpreter lock to write it, which the engine's own work (the
 # claim) would otherwise hold for milliseconds, while the model has not been asked yet.
 SEND_WAIT_SECONDS = 0.05
+
+DATABASE_LOST = (
+    "The database could not be written while this run was in progress, so the run stopped; "
+    "what it had said so far is kept. Start the run again once the database is back."
+)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,6 +100,18 @@ def _claim(run: Run, *, seen: int | None) -> Claim | None:
         # In the claim's commit, not one of its own.
         seq = ev.record_events(run, [ev.run_event(run)], after=before)
         return Claim(seq, before == (seen or 0), run.ollama_host)
+
+
+class _Recorder(ev.EventRecorder):
+    """The engine's recorder: a batch whose write was lost with its database connection is
+    written again on a new one (``Turn._stored``)."""
+
+    def __init__(self, turn: "Turn", run_id: str, *, seq: int) -> None:
+        super().__init__(run_id, seq=seq)
+        self.turn = turn
+
+    def flush(self) -> None:
+        self.turn._stored(super().flush, what="Writing a batch of events")
 
 
 def _text_content(text: str) -> list[dict[str, Any]]:
@@ -207,10 +230,37 @@ class Turn:
         self.images: list[str] = []
         self._staged = False
         self._saved_len = 0
+        self._told_database_lost = False
 
     def record_with(self, recorder: ev.EventRecorder) -> None:
         self.recorder = recorder
         recorder.on_flush = self._save_progress
+
+    def _stored(self, write: Callable[[], T], *, what: str) -> T:
+        """``write`` (one transaction of the run's), done again on a new connection if the one
+        it used was lost: what a failed attempt changed in memory is put back first."""
+        recorder = self.recorder
+        kept = (
+            recorder.seq,
+            list(recorder.pending),
+            self.message,
+            self.step,
+            self.text,
+            self.thinking,
+            list(self.images),
+            self._saved_len,
+        )
+
+        def undo() -> None:
+            recorder.seq, pending, self.message, self.step, self.text, self.thinking = kept[:6]
+            recorder.pending, self.images, self._saved_len = list(pending), list(kept[6]), kept[7]
+
+        return again_on_new_connection(
+            write,
+            patience=settings.DATABASE_RECONNECT_SECONDS,
+            what=f"Run {self.run.id}: {what}",
+            undo=undo,
+        )
 
     # --- the assistant message of the current round -------------------------------------
 
@@ -237,6 +287,9 @@ class Turn:
     def _open_message(self, *, first: str | None = None) -> None:
         """The round's message and its step, with their four opening events and the
         ``first`` delta: one commit."""
+        self._stored(lambda: self._create_message(first), what="Opening the answer")
+
+    def _create_message(self, first: str | None) -> None:
         run = self.run
         self._saved_len = 0  # of this message's text
         with transaction.atomic():
@@ -567,6 +620,19 @@ class Turn:
         error: dict[str, str] | None = None,
     ) -> None:
         """Close the open message and step, then end the run in ``status`` with its event."""
+
+        def write() -> None:
+            self._finish(status, message_incomplete, incomplete, error)
+
+        self._stored(write, what="Ending the run")
+
+    def _finish(
+        self,
+        status: str,
+        message_incomplete: str | None,
+        incomplete: str | None,
+        error: dict[str, str] | None,
+    ) -> None:
         if self.images and self.message is None:
             self._open_message()  # charts with no words after them still reach the user
         self._close_message(incomplete=message_incomplete, error=error)
@@ -592,6 +658,29 @@ class Turn:
         run.save(update_fields=fields)
         self.recorder.emit(*ev.run_event(run))
         self.recorder.flush()
+
+    def fail(self, error: dict[str, str]) -> None:
+        """End the run failed with ``error``. While the database cannot be written, the run's
+        streams are told so (they end) and the worker waits for it, up to
+        RUN_DATABASE_WAIT_SECONDS, to store the run's end: the reaper would otherwise take it
+        for a run whose worker died."""
+        deadline = time.monotonic() + settings.RUN_DATABASE_WAIT_SECONDS
+        while True:
+            try:
+                self.finish(Run.Status.FAILED, message_incomplete="run_failed", error=error)
+                return
+            except UNAVAILABLE:
+                self.tell_database_lost()
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("Run %s: waiting for the database to store its end", self.run.id)
+
+    def tell_database_lost(self) -> None:
+        """End the run's streams with an ``error`` event (once): nothing more can be stored."""
+        if not self._told_database_lost:
+            body = error_body(DATABASE_LOST, status_code=503, code="database_unavailable")
+            publish_run_error(self.run.id, body)
+            self._told_database_lost = True
 
 
 def prepared(run_id: str) -> Turn | None:
@@ -642,24 +731,20 @@ def claim_and_execute(turn: Turn) -> None:
         # another delivery took it through a round: again, from the run as it is now.
         turn.abandon()
         turn.prepare()
-    turn.record_with(ev.EventRecorder(run.id, seq=claimed.seq))
+    turn.record_with(_Recorder(turn, run.id, seq=claimed.seq))
     watch.claimed()
     try:
         turn.execute()
     except ProviderError as exc:
         log.warning("Run %s failed: %s", run.id, exc.message)
-        turn.finish(
-            Run.Status.FAILED,
-            message_incomplete="run_failed",
-            error={"code": exc.code, "message": exc.message},
-        )
+        turn.fail({"code": exc.code, "message": exc.message})
+    except UNAVAILABLE as exc:
+        log.error("Run %s failed: its database writes failed: %s", run.id, exc)
+        turn.tell_database_lost()
+        turn.fail({"code": "server_error", "message": DATABASE_LOST})
     except Exception as exc:
         log.exception("Run %s failed on an internal error", run.id)
-        turn.finish(
-            Run.Status.FAILED,
-            message_incomplete="run_failed",
-            error={"code": "server_error", "message": f"Internal error: {exc}"},
-        )
+        turn.fail({"code": "server_error", "message": f"Internal error: {exc}"})
     finally:
         watch.stop()
 

@@ -61,6 +61,12 @@ def run_group(run_id: str) -> str:
     return f"run.{run_id}"
 
 
+def publish_run_error(run_id: str, body: dict[str, Any]) -> None:
+    """Tell the run's streams that it cannot go on (its worker cannot write the database):
+    they end with an ``error`` event carrying ``body``, OpenAI's error body."""
+    publish(run_group(run_id), {"type": "run.error", "body": body})
+
+
 def thread_group(thread_id: str) -> str:
     return f"thread.{thread_id}"
 

@@ -5,6 +5,7 @@ conditional update on the run's row, so several reapers at once do each thing on
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from entities.database import UNAVAILABLE
 from entities.models import Message, Run, RunStep
 
 from . import events as ev
@@ -22,6 +24,11 @@ WORKER_LOST = (
     "The worker running this run stopped before it finished (killed or crashed). "
     "Start the run again; if this repeats, check the worker's logs and memory."
 )
+
+
+# When a pass of this process's reaper last failed on the database (monotonic seconds). Its
+# workers could not beat either: a run is judged lost again only RUN_STALE_SECONDS after.
+_database_failed_at: float | None = None
 
 
 def release(run_id: str, *, why: str) -> str | None:
@@ -112,15 +119,29 @@ def _expire_one(run_id: str) -> bool:
 
 def reap() -> dict[str, int]:
     """One pass; returns how many runs it requeued, failed, cancelled and expired."""
+    global _database_failed_at
+    try:
+        return _reap()
+    except UNAVAILABLE:
+        _database_failed_at = time.monotonic()
+        raise
+
+
+def _reap() -> dict[str, int]:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
     counts = {"queued": 0, "failed": 0, "cancelled": 0, "expired": 0}
     lost = Run.objects.filter(status__in=(Run.Status.IN_PROGRESS, Run.Status.CANCELLING)).filter(
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
     )
-    for run_id in lost.values_list("id", flat=True):
-        outcome = _reap_one(run_id)
-        if outcome:
+    # A heartbeat missed while the database was away says nothing of the worker, which stores
+    # the run's end itself once the database is back (``engine.Turn.fail``).
+    recovering = (
+        _database_failed_at is not None
+        and time.monotonic() - _database_failed_at < settings.RUN_STALE_SECONDS
+    )
+    for run_id in () if recovering else lost.values_list("id", flat=True):
+        if outcome := _reap_one(run_id):
             counts[outcome] += 1
             log.warning("Reaped run %s: %s", run_id, outcome)
     overdue = Run.objects.filter(

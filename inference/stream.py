@@ -8,16 +8,23 @@ sees every event once, in order. SSE responses and websocket consumers both read
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
+from entities.api.errors import database_unavailable_body
+from entities.database import UNAVAILABLE, again_on_new_connection
 from entities.models import Run, RunEvent
 
 from .events import STREAM_END_EVENTS, TERMINAL_EVENTS
 from .live import events_in, run_group
+
+log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 10.0
 GAP_CHECK_SECONDS = 0.05
@@ -42,18 +49,53 @@ KEEPALIVE = b": keep-alive\n"
 DONE = b"event: done\ndata: [DONE]\n\n"
 
 
+class RunStreamError(Exception):
+    """The run's events cannot go on; ``body`` (OpenAI's error body) says why."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body["error"]["message"])
+        self.body = body
+
+
+def error_sse(body: dict[str, Any]) -> bytes:
+    """OpenAI's ``error`` event: the SDK raises ``APIError`` with its message."""
+    return f"event: error\ndata: {json.dumps(body)}\n\n".encode()
+
+
+T = TypeVar("T")
+
+
+def _read(run_id: str, read: Callable[[], T]) -> T:
+    """A read again on a new connection if the one it used was lost (a failover, a terminated
+    backend): the stream goes on."""
+    return again_on_new_connection(
+        read,
+        patience=settings.DATABASE_RECONNECT_SECONDS,
+        what=f"Reading run {run_id}'s events",
+        writes=False,
+    )
+
+
 def _stored_after(run_id: str, after: int) -> list[Event]:
-    rows = RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")
-    return [Event(r.seq, r.event, r.data) for r in rows]
+    def read() -> list[Event]:
+        rows = RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")
+        return [Event(r.seq, r.event, r.data) for r in rows]
+
+    return _read(run_id, read)
 
 
 def _ended(run_id: str) -> Event | None:
     """The event that ended the run if it has ended: for a client past the stored numbers."""
-    status = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
-    if status is None or f"thread.run.{status}" not in TERMINAL_EVENTS:
-        return None
-    row = RunEvent.objects.filter(run_id=run_id, event__in=TERMINAL_EVENTS).order_by("-seq").first()
-    return Event(row.seq, row.event, row.data) if row else None
+
+    def read() -> Event | None:
+        status = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        if status is None or f"thread.run.{status}" not in TERMINAL_EVENTS:
+            return None
+        terminal = RunEvent.objects.filter(run_id=run_id, event__in=TERMINAL_EVENTS)
+        row = terminal.order_by("-seq").first()
+        return Event(row.seq, row.event, row.data) if row else None
+
+    return _read(run_id, read)
 
 
 stored_after = sync_to_async(_stored_after)
@@ -107,6 +149,8 @@ async def run_events(
                         return
                     yield None
                     continue
+            elif message.get("type") == "run.error":  # the worker cannot write: no more events
+                raise RunStreamError(message["body"])
             else:
                 for item in events_in(message):
                     event = Event(item["seq"], item["event"], item["data"])
@@ -130,8 +174,17 @@ async def run_events(
 async def sse_body(
     run_id: str, *, after: int = 0, until_action: bool = True
 ) -> AsyncIterator[bytes]:
-    async for event in run_events(run_id, after=after, until_action=until_action):
-        yield KEEPALIVE if event is None else event.sse()
+    """The run's events as OpenAI's server-sent events, ending with ``[DONE]``; when the
+    database fails under the stream (or under the run's worker), with ``error`` first."""
+    try:
+        async for event in run_events(run_id, after=after, until_action=until_action):
+            yield KEEPALIVE if event is None else event.sse()
+    except RunStreamError as exc:
+        log.warning("Run %s: its stream ended early: %s", run_id, exc)
+        yield error_sse(exc.body)
+    except UNAVAILABLE as exc:
+        log.warning("Run %s: reading its events failed on the database: %s", run_id, exc)
+        yield error_sse(database_unavailable_body())
     yield DONE
 
 

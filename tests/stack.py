@@ -5,11 +5,13 @@ that runs in the test process, so tests script the model's replies while everyth
 runs exactly as ``make run`` runs it.
 """
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,57 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str, str]]:
         elif line == "" and name:
             yield seq, name, data
             seq, name, data = None, "", ""
+
+
+class StreamedRun(threading.Thread):
+    """A run created with ``stream: true``, followed by a thread of its own as a client reads
+    it: ``seen`` grows by each event; ``ended`` is set once the response ends."""
+
+    def __init__(self, http: httpx.Client, thread_id: str, assistant_id: str) -> None:
+        super().__init__(name="streamed-run", daemon=True)
+        self.http, self.thread_id, self.assistant_id = http, thread_id, assistant_id
+        self.seen: list[tuple[int | None, str, str]] = []
+        self.ended = threading.Event()
+        self._changed = threading.Condition()
+        self.start()
+
+    def run(self) -> None:
+        body = {"assistant_id": self.assistant_id, "stream": True}
+        url = f"/threads/{self.thread_id}/runs"
+        try:
+            with self.http.stream(
+                "POST", url, json=body, timeout=httpx.Timeout(30, read=120)
+            ) as response:
+                for event in sse_events(response.iter_lines()):
+                    with self._changed:
+                        self.seen.append(event)
+                        self._changed.notify_all()
+        finally:
+            with self._changed:
+                self.ended.set()
+                self._changed.notify_all()
+
+    def names(self) -> list[str]:
+        return [name for _, name, _ in self.seen]
+
+    def text(self) -> str:
+        """What the client was shown of the answer."""
+        return "".join(
+            json.loads(data)["delta"]["content"][0]["text"]["value"]
+            for _, name, data in self.seen
+            if name == "thread.message.delta"
+        )
+
+    def run_id(self) -> str:
+        return str(json.loads(self.seen[0][2])["id"])
+
+    def wait_for_deltas(self, count: int, timeout: float) -> bool:
+        def arrived() -> bool:
+            return self.names().count("thread.message.delta") >= count
+
+        with self._changed:
+            self._changed.wait_for(lambda: arrived() or self.ended.is_set(), timeout)
+            return arrived()
 
 
 def free_port() -> int:

@@ -4,10 +4,12 @@ import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from entities.database import UNAVAILABLE
 from entities.errors import EntitiesError
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,14 @@ _TYPES = {
 }
 
 
+# What a client is told to wait before it tries again while the database is away.
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = (
+    "The server's database is not available (it cannot be reached or written); "
+    "nothing was changed. Try again shortly."
+)
+
+
 def error_body(
     message: str, *, status_code: int, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
@@ -40,6 +50,21 @@ def error_response(
     return Response(
         error_body(message, status_code=status_code, param=param, code=code), status=status_code
     )
+
+
+def database_unavailable_body() -> dict[str, Any]:
+    return error_body(DATABASE_UNAVAILABLE, status_code=503, code="database_unavailable")
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: OpenAI's error body under /v1, a page a person can read elsewhere
+    (admin, console, chat). Rendered without the database: no context processors."""
+    if request.path.startswith("/v1/"):
+        response: HttpResponse = JsonResponse(database_unavailable_body(), status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _first_error(detail: Any, path: str = "") -> tuple[str, Any]:
@@ -79,6 +104,11 @@ def _validation_response(exc: exceptions.ValidationError) -> Response:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, UNAVAILABLE):
+        log.warning("The database is not available in %s: %s", context.get("view"), exc)
+        response = Response(database_unavailable_body(), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, EntitiesError):
         return error_response(
             exc.message, status_code=exc.status_code, param=exc.param, code=exc.code

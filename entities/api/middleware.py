@@ -1,9 +1,12 @@
-"""Refuse oversized request bodies with 413 before anything reads them.
+"""Refuse oversized request bodies with 413 before anything reads them; answer 503 while the
+database is away.
 
-Under daphne the limit is held earlier still, while the body arrives (config/body_limit.py);
-this middleware holds it under any other server, with the same limits and the same answer.
+Under daphne the body limit is held earlier still, while the body arrives
+(config/body_limit.py); this middleware holds it under any other server, with the same limits
+and the same answer.
 """
 
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +14,11 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .errors import error_body
+from entities.database import UNAVAILABLE
+
+from .errors import database_unavailable_response, error_body
+
+log = logging.getLogger(__name__)
 
 
 def body_limit(content_type: str) -> int | None:
@@ -60,3 +67,20 @@ class RequestSizeLimitMiddleware:
         if limit is not None and (length := _body_size(request)) > limit:
             return JsonResponse(too_large_body(length, limit), status=413)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view outside DRF (admin, console, chat) that fails on the database answers 503 with
+    Retry-After, not a 500: the API's views get the same from ``errors.exception_handler``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, UNAVAILABLE):
+            return None
+        log.warning("The database is not available for %s: %s", request.path, exception)
+        return database_unavailable_response(request)

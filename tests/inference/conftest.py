@@ -60,19 +60,23 @@ def double() -> Iterator[OllamaDouble]:
         yield ollama
 
 
-@pytest.fixture(scope="session")
-def stack(double: OllamaDouble) -> Iterator[Stack]:
+def new_stack(double: OllamaDouble, **env: str) -> Stack:
+    """A stack (not started) in a fresh DATA_DIR, its reaper quick, two workers."""
     # Not under pytest's tmp root (0700): the sandbox's unprivileged uid must reach DATA_DIR.
     data_dir = Path(tempfile.mkdtemp(prefix="entities-stack-"))
     data_dir.chmod(0o711)
-    stack = Stack(
-        data_dir,
-        double.host,
-        RUN_STALE_SECONDS="3",
-        RUN_HEARTBEAT_SECONDS="0.5",
-        REAPER_INTERVAL_SECONDS="0.5",
-        WORKERS="2",
-    )
+    quick = {
+        "RUN_STALE_SECONDS": "3",
+        "RUN_HEARTBEAT_SECONDS": "0.5",
+        "REAPER_INTERVAL_SECONDS": "0.5",
+    }
+    return Stack(data_dir, double.host, **{**quick, "WORKERS": "2", **env})
+
+
+@pytest.fixture(scope="session")
+def stack(double: OllamaDouble) -> Iterator[Stack]:
+    stack = new_stack(double)
+    data_dir = stack.data_dir
     try:
         yield stack.start()
     finally:
