@@ -129,10 +129,19 @@ class OpenAICompatibleStream:
                             yield Chunk(content=delta.get("content") or "", thinking=thinking)
         except ProviderError:
             raise
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ProviderError(
                 f"The endpoint '{self.endpoint.name}' at {self.endpoint.base_url} is not "
                 f"reachable ({exc})."
+            ) from exc
+        except httpx.TimeoutException as exc:
+            if self._closed:
+                return
+            # As Ollama's chat deadline: not tried again, the run would wait as long for nothing.
+            raise ProviderError(
+                f"The endpoint '{self.endpoint.name}' at {self.endpoint.base_url} did not "
+                f"answer within {settings.OLLAMA_TIMEOUT_SECONDS:g}s (OLLAMA_TIMEOUT_SECONDS).",
+                permanent=True,
             ) from exc
         except (httpx.HTTPError, json.JSONDecodeError) as exc:
             if self._closed:

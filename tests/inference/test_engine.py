@@ -197,6 +197,25 @@ def test_a_chat_with_no_answer_fails_the_run_at_its_deadline_once_not_after_a_re
     assert len(ollama.requests_to("/api/chat")) == 1
 
 
+def test_an_endpoint_with_no_answer_fails_the_run_at_its_deadline_once(
+    ollama: OllamaDouble, make_run: Any
+) -> None:
+    # The same deadline as Ollama's chat, for a model on an OpenAI-compatible endpoint.
+    ollama.hang("/v1/chat/completions")
+    endpoints = {"local": {"base_url": ollama.openai_base_url}}
+    with override_settings(INFERENCE_ENDPOINTS=endpoints, OLLAMA_TIMEOUT_SECONDS=1):
+        run = make_run(model="local/llama3.1")
+        execute_run(run.id)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.last_error == {
+        "code": "server_error",
+        "message": f"The endpoint 'local' at {ollama.openai_base_url} did not answer within 1s "
+        "(OLLAMA_TIMEOUT_SECONDS).",
+    }
+    assert len(ollama.requests_to("/v1/chat/completions")) == 1
+
+
 @pytest.mark.parametrize(
     ("reply", "fragment"),
     [
