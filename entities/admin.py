@@ -1,5 +1,6 @@
 """The operators' console. Writes with logic behind them go through the services."""
 
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -124,6 +125,28 @@ class JSONDefaultsForm(forms.ModelForm):
             ):
                 cleaned[field.name] = field.get_default()
         return cleaned
+
+
+class StorableJSONFormField(forms.JSONField):
+    """Shows a refused value again with JSON escapes where it holds text that cannot be
+    stored (a lone surrogate): Django's own field writes it raw, and the page cannot be encoded."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        shown = super().prepare_value(value)
+        try:
+            shown.encode()
+        except UnicodeEncodeError:
+            return json.dumps(value, ensure_ascii=True, cls=self.encoder)
+        return shown
+
+
+class JSONAdmin(admin.ModelAdmin):
+    """An admin whose JSON boxes take the fields' defaults when cleared and show any value."""
+
+    form = JSONDefaultsForm
+    formfield_overrides = {JSONField: {"form_class": StorableJSONFormField}}
 
 
 class UserForm(forms.ModelForm):
@@ -278,15 +301,13 @@ class ApiKeyAdmin(RefusalsAsMessages):
 
 
 @admin.register(FunctionDefinition)
-class FunctionDefinitionAdmin(admin.ModelAdmin):
-    form = JSONDefaultsForm
+class FunctionDefinitionAdmin(JSONAdmin):
     list_display = ["name", "id", "description", "strict", "created_at"]
     search_fields = ["name", "description"]
 
 
 @admin.register(Assistant)
-class AssistantAdmin(admin.ModelAdmin):
-    form = JSONDefaultsForm
+class AssistantAdmin(JSONAdmin):
     list_display = ["name", "id", "model", "owner", "created_at"]
     list_filter = ["model"]
     search_fields = ["id", "name", "description", "owner__name"]
@@ -310,8 +331,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Thread)
-class ThreadAdmin(admin.ModelAdmin):
-    form = JSONDefaultsForm
+class ThreadAdmin(JSONAdmin):
     list_display = ["id", "owner", "created_at"]
     search_fields = ["id", "participants__name"]
     filter_horizontal = ["participants"]
