@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from entities.errors import InvalidRequest
 from entities.models import Assistant, FunctionDefinition, User
 from entities.services.files import code_interpreter_file_ids, file_ids_check
+from entities.services.rows import save_fields
 
 
 def _definitions(ids: list[str]) -> list[FunctionDefinition]:
@@ -56,7 +57,7 @@ def assistant_update(
     for field, value in fields.items():
         setattr(assistant, field, value)
     if fields:
-        assistant.save(update_fields=list(fields))
+        save_fields(assistant, "assistant", list(fields))
     if function_definition_ids is not None:
         assistant.function_definitions.set(_definitions(function_definition_ids))
     return assistant
@@ -94,7 +95,7 @@ def function_definition_update(
     if fields:
         try:
             with transaction.atomic():
-                definition.save(update_fields=list(fields))
+                save_fields(definition, "function definition", list(fields))
         except IntegrityError:
             raise _name_taken(str(name)) from None
     return definition

@@ -10,6 +10,7 @@ from django.utils import timezone
 from entities.api.wire import ThreadSerializer
 from entities.errors import Conflict, InvalidRequest
 from entities.models import Assistant, Run, RunStep, Thread, User
+from entities.services.rows import locked, save_fields
 from inference.events import record_events, run_event, step_event
 from inference.live import publish, thread_group
 from inference.tasks import enqueue_run
@@ -117,14 +118,14 @@ def run_create(
 
 def run_update(*, run: Run, metadata: dict[str, str]) -> Run:
     run.metadata = metadata
-    run.save(update_fields=["metadata"])
+    save_fields(run, "run", ["metadata"])
     return run
 
 
 @transaction.atomic
 def run_cancel(*, run: Run) -> Run:
     """Cancel at once when no worker holds the run; otherwise ask the worker (``cancelling``)."""
-    run = Run.objects.select_for_update().get(pk=run.pk)
+    run = locked(Run.objects.all(), "run", run.pk)
     if run.status in (Run.Status.QUEUED, Run.Status.REQUIRES_ACTION):
         # No worker holds the run: it ends here, and its events are ours to write.
         now = timezone.now()
@@ -152,7 +153,7 @@ def run_cancel(*, run: Run) -> Run:
 @transaction.atomic
 def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, str]]) -> Run:
     """Record the outputs of every pending tool call on its step and queue the run again."""
-    run = Run.objects.select_for_update().get(pk=run.pk)
+    run = locked(Run.objects.all(), "run", run.pk)
     if run.status != Run.Status.REQUIRES_ACTION or not run.required_action:
         raise InvalidRequest(
             f"Runs in status '{run.status}' do not accept tool outputs.", code="run_not_waiting"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from entities.errors import InvalidRequest
 from entities.models import Assistant, Message, Run, Thread, User
 from entities.services.files import code_interpreter_file_ids, file_ids_check
+from entities.services.rows import save_fields
 from inference.events import message_event
 from inference.live import publish, thread_group
 from tools.sandbox.workdir import workdir_remove
@@ -70,7 +71,7 @@ def thread_update(
             kept=code_interpreter_file_ids(thread.tool_resources),
         )
         thread.tool_resources = tool_resources
-    thread.save(update_fields=["metadata", "tool_resources"])
+    save_fields(thread, "thread", ["metadata", "tool_resources"])
     if participant_ids is not None:
         before = set(thread.participants.values_list("id", flat=True))
         thread.participants.set(_participants(participant_ids, param="participant_ids"))
@@ -156,7 +157,7 @@ def message_create(
 
 def message_update(*, message: Message, metadata: dict[str, str]) -> Message:
     message.metadata = metadata
-    message.save(update_fields=["metadata"])
+    save_fields(message, "message", ["metadata"])
     return message
 
 

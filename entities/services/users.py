@@ -15,6 +15,7 @@ from django.utils import timezone
 from entities.errors import Conflict, InvalidRequest, NotFound
 from entities.models import ApiKey, User
 from entities.models.users import API_KEY_VISIBLE_CHARS, generate_api_key, hash_api_key
+from entities.services.rows import update_row
 
 
 @transaction.atomic
@@ -82,23 +83,11 @@ def _an_admin_can_get_in() -> bool:
     return keys.exists() or logins.exists()
 
 
-def _update(obj: User | ApiKey, kind: str, **values: object) -> None:
-    """A conditional UPDATE of the row: one that another request deleted meanwhile is a 404.
-
-    ``save(update_fields=...)`` would raise a bare DatabaseError there, a 500.
-    """
-    row = type(obj)._default_manager.filter(pk=obj.pk)
-    if not (row.update(**values) if values else row.exists()):
-        raise NotFound(f"No {kind} found with id '{obj.pk}'.")
-    for field, value in values.items():
-        setattr(obj, field, value)
-
-
 @transaction.atomic
 def user_update(*, user: User, **fields: object) -> User:
     demoting = fields.get("is_admin") is False
     with an_admin_keeps_a_way_in() if demoting else nullcontext():
-        _update(user, "user", **fields)
+        update_row(user, "user", **fields)
         if "is_admin" in fields and user.account_id is not None:
             # An admin's login opens the admin console; taking admin away closes it.
             get_user_model().objects.filter(pk=user.account_id).update(

@@ -150,14 +150,18 @@ def test_taking_admin_away_closes_the_admin_console(as_operator: APIClient) -> N
 
 
 @contextmanager
-def just_before(sql_part: str, action: Callable[[], object]) -> Iterator[None]:
-    """Runs ``action`` once, just before the first query containing ``sql_part``: another
-    request's write landing between this request's read and its own write."""
+def just_before(sql_part: str, action: Callable[[], object], *, passing: int = 0) -> Iterator[None]:
+    """Runs ``action`` once, just before the first query containing ``sql_part`` (after
+    ``passing`` such queries have gone by): another request's write landing between this
+    request's read and its own write."""
     fired = False
+    seen = 0
 
     def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        nonlocal fired
+        nonlocal fired, seen
         if not fired and sql_part in sql:
+            seen += 1
+        if not fired and seen > passing:
             fired = True
             action()
         return execute(sql, params, many, context)
