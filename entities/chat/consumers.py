@@ -22,17 +22,18 @@ from django.db import transaction
 from rest_framework.exceptions import APIException
 
 from entities import selectors
-from entities.api.errors import error_body, exception_handler
+from entities.api.errors import database_unavailable_body, error_body, exception_handler
 from entities.api.inputs import MessageInput
 from entities.api.parsers import check_json
 from entities.api.wire import RunSerializer
+from entities.database import UNAVAILABLE
 from entities.errors import EntitiesError, InvalidRequest
 from entities.models import Run, User
 from entities.services import runs as run_services
 from entities.services import threads as thread_services
 from entities.services.users import api_key_authenticate, user_for_account
 from inference.live import thread_group
-from inference.stream import Event, run_events
+from inference.stream import Event, RunStreamError, run_events
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,19 @@ def run_event_frame(run_id: str, event: Event) -> str:
         {"type": "run.event", "run_id": run_id, "seq": event.seq, "event": event.event}
     )
     return f'{head[:-1]}, "data": {event.data}}}'
+
+
+def _stream_error(exc: Exception) -> dict[str, Any]:
+    """Why a run's stream to the page stopped, as the SSE stream says it (OpenAI's body)."""
+    if isinstance(exc, RunStreamError):  # the run's worker cannot store its events
+        return exc.body
+    if isinstance(exc, UNAVAILABLE):
+        return database_unavailable_body()
+    return error_body(
+        "The server stopped streaming this run because of an error. Subscribe again to resume.",
+        status_code=500,
+        code="server_error",
+    )
 
 
 class SocketGone(Exception):
@@ -281,14 +295,9 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):
             log.debug("Stopped streaming %s: the socket went away", run_id, exc_info=True)
         except Exception as exc:  # reading failed: say so, or the page waits for good
             log.error("Streaming run %s failed", run_id, exc_info=exc)
-            body = error_body(
-                "The server stopped streaming this run because of an error. "
-                "Subscribe again to resume.",
-                status_code=500,
-                code="server_error",
-            )
             with contextlib.suppress(SocketGone):
-                await self._send_text(json.dumps({"type": "error", "run_id": run_id, **body}))
+                body = {"type": "error", "run_id": run_id, **_stream_error(exc)}
+                await self._send_text(json.dumps(body))
         finally:
             if self.streams.get(run_id) is asyncio.current_task():
                 del self.streams[run_id]
