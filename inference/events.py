@@ -177,7 +177,12 @@ class EventRecorder:
         with transaction.atomic():
             if self.on_flush is not None:
                 self.on_flush()
-            RunEvent.objects.bulk_create(rows)
+            # Copies: an insert gives its rows their ids, and one rolled back (the database
+            # failed, here or in the caller's transaction) must not leave ids on events that
+            # are written again; another writer may have taken those ids meanwhile.
+            RunEvent.objects.bulk_create(
+                [RunEvent(run_id=r.run_id, seq=r.seq, event=r.event, data=r.data) for r in rows]
+            )
             transaction.on_commit(push)
         self.pending = []  # only once written: a failed write is tried again with the next
         ended = time.monotonic()

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from entities.database import UNAVAILABLE
@@ -135,11 +135,15 @@ def _reap() -> dict[str, int]:
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
     )
     # A heartbeat missed while the database was away says nothing of the worker, which stores
-    # the run's end itself once the database is back (``engine.Turn.fail``).
+    # the run's end itself once the database is back (``engine.Turn.fail``). Until the
+    # database has taken writes for RUN_STALE_SECONDS (their heartbeats again), the pass
+    # only writes to learn whether it can: a write that fails moves that window on.
     recovering = (
         _database_failed_at is not None
         and time.monotonic() - _database_failed_at < settings.RUN_STALE_SECONDS
     )
+    if recovering:
+        lost.update(heartbeat_at=F("heartbeat_at"))
     for run_id in () if recovering else lost.values_list("id", flat=True):
         if outcome := _reap_one(run_id):
             counts[outcome] += 1
