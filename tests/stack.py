@@ -7,13 +7,16 @@ runs exactly as ``make run`` runs it.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -86,6 +89,27 @@ class StreamedRun(threading.Thread):
         with self._changed:
             self._changed.wait_for(lambda: arrived() or self.ended.is_set(), timeout)
             return arrived()
+
+
+def fresh_data_dir(prefix: str = "entities-stack-") -> Path:
+    """A new DATA_DIR. Not under pytest's tmp root (0700): the sandbox's unprivileged uid must
+    reach it."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    data_dir.chmod(0o711)
+    return data_dir
+
+
+@contextmanager
+def running_stack(
+    ollama_host: str, *, prefix: str = "entities-stack-", **env: str
+) -> Iterator["Stack"]:
+    """A started stack in a fresh DATA_DIR, stopped and its DATA_DIR removed afterwards."""
+    stack = Stack(fresh_data_dir(prefix), ollama_host, **env)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+        shutil.rmtree(stack.data_dir, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -13,10 +13,8 @@ and alice's and bob's objects seed the ids schemathesis tries beside the ones it
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ import httpx
 import pytest
 
 from inference.testing.ollama_double import OllamaDouble
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
 
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
@@ -39,16 +37,11 @@ ON_BOB = ["deleteUser", "modifyUser", "revokeApiKey"]
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    # Not under pytest's tmp root (0700): the sandbox's unprivileged uid must reach DATA_DIR.
-    data_dir = Path(tempfile.mkdtemp(prefix="entities-schemathesis-"))
-    data_dir.chmod(0o711)
-    with OllamaDouble() as double:
-        stack = Stack(data_dir, double.host, WORKERS="2")
-        try:
-            yield stack.start()
-        finally:
-            stack.stop()
-            shutil.rmtree(data_dir, ignore_errors=True)
+    with (
+        OllamaDouble() as double,
+        running_stack(double.host, prefix="entities-schemathesis-", WORKERS="2") as stack,
+    ):
+        yield stack
 
 
 def _finished_run(http: httpx.Client, thread_id: str, assistant_id: str) -> dict[str, Any]:

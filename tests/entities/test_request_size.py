@@ -4,8 +4,6 @@ daphne reads a whole request body before Django sees any of it, so only a limit 
 request keeps a huge body out of the web process's memory (docs/api.md, "Limits").
 """
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,21 +11,19 @@ import httpx
 import pytest
 
 from inference.testing.ollama_double import OllamaDouble
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    data_dir = Path(tempfile.mkdtemp(prefix="entities-size-"))
-    with OllamaDouble() as double:
-        stack = Stack(data_dir, double.host, MAX_REQUEST_BYTES=str(MIB), MAX_UPLOAD_BYTES=str(MIB))
-        try:
-            yield stack.start()
-        finally:
-            stack.stop()
-            shutil.rmtree(data_dir, ignore_errors=True)
+    limits = {"MAX_REQUEST_BYTES": str(MIB), "MAX_UPLOAD_BYTES": str(MIB)}
+    with (
+        OllamaDouble() as double,
+        running_stack(double.host, prefix="entities-size-", **limits) as stack,
+    ):
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,7 @@
 """The Ollama double, a thread with an assistant ready to run, and (for end-to-end tests) a
 whole stack in real processes, shared by the session."""
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +15,7 @@ from entities.services.runs import run_create
 from entities.services.threads import message_create, thread_create
 from entities.validation import normalize_message_content
 from inference.testing.ollama_double import OllamaDouble
-from tests.stack import Stack
+from tests.stack import Stack, fresh_data_dir, running_stack
 
 
 @pytest.fixture
@@ -60,28 +57,22 @@ def double() -> Iterator[OllamaDouble]:
         yield ollama
 
 
+QUICK_REAPER = {
+    "RUN_STALE_SECONDS": "3",
+    "RUN_HEARTBEAT_SECONDS": "0.5",
+    "REAPER_INTERVAL_SECONDS": "0.5",
+}
+
+
 def new_stack(double: OllamaDouble, **env: str) -> Stack:
     """A stack (not started) in a fresh DATA_DIR, its reaper quick, two workers."""
-    # Not under pytest's tmp root (0700): the sandbox's unprivileged uid must reach DATA_DIR.
-    data_dir = Path(tempfile.mkdtemp(prefix="entities-stack-"))
-    data_dir.chmod(0o711)
-    quick = {
-        "RUN_STALE_SECONDS": "3",
-        "RUN_HEARTBEAT_SECONDS": "0.5",
-        "REAPER_INTERVAL_SECONDS": "0.5",
-    }
-    return Stack(data_dir, double.host, **{**quick, "WORKERS": "2", **env})
+    return Stack(fresh_data_dir(), double.host, **{**QUICK_REAPER, "WORKERS": "2", **env})
 
 
 @pytest.fixture(scope="session")
 def stack(double: OllamaDouble) -> Iterator[Stack]:
-    stack = new_stack(double)
-    data_dir = stack.data_dir
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with running_stack(double.host, **{**QUICK_REAPER, "WORKERS": "2"}) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -7,21 +7,18 @@ long-queued runs for lost ones, leaves it alone, so the other worker stays free 
 
 import json
 import queue
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from inference.testing.ollama_double import OllamaDouble, Reply
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, running_stack
 
 LOOKUP_DEADLINE = 20  # long enough for the rest of the test to happen while the run waits
 
@@ -49,10 +46,9 @@ def doubles() -> Iterator[tuple[OllamaDouble, OllamaDouble]]:
 @pytest.fixture(scope="module")
 def two_workers(doubles: tuple[OllamaDouble, OllamaDouble]) -> Iterator[Stack]:
     hung, healthy = doubles
-    data_dir = Path(tempfile.mkdtemp(prefix="entities-hung-"))
-    stack = Stack(
-        data_dir,
+    with running_stack(
         hung.host,
+        prefix="entities-hung-",
         WORKERS="2",
         RUN_REDELIVER_SECONDS="1",
         RUN_HEARTBEAT_SECONDS="0.5",
@@ -60,12 +56,8 @@ def two_workers(doubles: tuple[OllamaDouble, OllamaDouble]) -> Iterator[Stack]:
         OLLAMA_LOOKUP_TIMEOUT_SECONDS=str(LOOKUP_DEADLINE),
         OLLAMA_TIMEOUT_SECONDS=str(LOOKUP_DEADLINE),  # what a681242 waited on /api/show
         INFERENCE_ENDPOINTS=json.dumps({"healthy": {"base_url": healthy.openai_base_url}}),
-    )
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    ) as stack:
+        yield stack
 
 
 def run_on(http: httpx.Client, model: str) -> tuple[str, str]:
